@@ -1,0 +1,496 @@
+//! The parameter table: every known main.cf parameter, its kind and default.
+//!
+//! To add a parameter, add one entry to the `define_parameters!` call below:
+//! a doc comment (it documents the [`Params`] field and is shown by
+//! `postern config`), the Postfix name, the kind, and the default as raw
+//! main.cf text (`$name` allowed). The macro generates the [`Params`] field,
+//! the metadata row and the conversion.
+//!
+//! Kinds: `String`, `Path` (absolute), `OptionalPath` (absolute or empty),
+//! `Bool`, `U32`, `U64`, `Size`, `Duration(Unit)` with the unit a bare
+//! number means (`Seconds`, `Minutes`, `Hours`, `Days`, `Weeks`), `List`,
+//! `CidrList`, `ProtocolList`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::cidr::Cidr;
+use crate::error::Error;
+use crate::expand::{Expander, Layers};
+use crate::value::{self, TimeUnit};
+
+/// The configuration directory programs use when `-c` is not given.
+pub const DEFAULT_CONFIG_DIRECTORY: &str = "/etc/postern";
+
+/// The host name [`default_value`] reports when the system has none.
+const FALLBACK_HOST_NAME: &str = "localhost.localdomain";
+
+/// A parameter's value syntax and Rust type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParamKind {
+    /// Any text (`String`).
+    String,
+    /// An absolute path (`PathBuf`).
+    Path,
+    /// An absolute path, or empty for "not set" (`Option<PathBuf>`).
+    OptionalPath,
+    /// `yes` or `no` (`bool`).
+    Bool,
+    /// A decimal number (`u32`).
+    U32,
+    /// A decimal number (`u64`).
+    U64,
+    /// Bytes, with optional `k`, `m`, `g` (`u64`).
+    Size,
+    /// A time with an optional unit (`std::time::Duration`).
+    Duration {
+        /// The unit of a bare number.
+        default_unit: TimeUnit,
+    },
+    /// Items separated by commas or white space (`Vec<String>`).
+    List,
+    /// A list of networks (`Vec<Cidr>`).
+    CidrList,
+    /// A list of `all`, `ipv4`, `ipv6` (`Vec<String>`, lower case).
+    ProtocolList,
+}
+
+impl fmt::Display for ParamKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamKind::String => f.write_str("string"),
+            ParamKind::Path => f.write_str("absolute path"),
+            ParamKind::OptionalPath => f.write_str("absolute path or empty"),
+            ParamKind::Bool => f.write_str("boolean (yes or no)"),
+            ParamKind::U32 | ParamKind::U64 => f.write_str("number"),
+            ParamKind::Size => f.write_str("size in bytes (k, m, g suffixes allowed)"),
+            ParamKind::Duration { default_unit } => write!(
+                f,
+                "time (units s, m, h, d, w; a bare number is in {default_unit})"
+            ),
+            ParamKind::List => f.write_str("list"),
+            ParamKind::CidrList => f.write_str("list of networks (address/prefix)"),
+            ParamKind::ProtocolList => f.write_str("list of protocols (all, ipv4, ipv6)"),
+        }
+    }
+}
+
+/// A default that is computed rather than written as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ComputedDefault {
+    /// The system host name, with `.localdomain` appended when it has no dot.
+    HostName,
+    /// `$myhostname` without its first label (`localdomain` if none is left).
+    DomainOfMyhostname,
+}
+
+impl fmt::Display for ComputedDefault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ComputedDefault::HostName => {
+                f.write_str("the system host name (with .localdomain appended if it has no dot)")
+            }
+            ComputedDefault::DomainOfMyhostname => f.write_str("$myhostname minus its first label"),
+        }
+    }
+}
+
+/// What Postern knows about one parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamInfo {
+    /// The Postfix-style name (also the [`Params`] field name).
+    pub name: &'static str,
+    /// The default as raw main.cf text, unexpanded (`"$myhostname"`); empty
+    /// when `computed` is set.
+    pub default: &'static str,
+    /// Set when the default is computed at run time instead of `default`.
+    pub computed: Option<ComputedDefault>,
+    /// The value syntax.
+    pub kind: ParamKind,
+    /// The documentation from the table (may span lines).
+    pub doc: &'static str,
+}
+
+impl ParamInfo {
+    /// The first line of the documentation.
+    pub fn summary(&self) -> &'static str {
+        self.doc.lines().next().unwrap_or_default().trim()
+    }
+}
+
+macro_rules! param_type {
+    (String) => { String };
+    (Path) => { PathBuf };
+    (OptionalPath) => { Option<PathBuf> };
+    (Bool) => { bool };
+    (U32) => { u32 };
+    (U64) => { u64 };
+    (Size) => { u64 };
+    (Duration) => { std::time::Duration };
+    (List) => { Vec<String> };
+    (CidrList) => { Vec<Cidr> };
+    (ProtocolList) => { Vec<String> };
+}
+
+macro_rules! param_kind {
+    (Duration($unit:ident)) => {
+        ParamKind::Duration {
+            default_unit: TimeUnit::$unit,
+        }
+    };
+    ($kind:ident) => {
+        ParamKind::$kind
+    };
+}
+
+macro_rules! param_parser {
+    (String) => {
+        value::parse_string
+    };
+    (Path) => {
+        value::parse_path
+    };
+    (OptionalPath) => {
+        value::parse_optional_path
+    };
+    (Bool) => {
+        value::parse_bool
+    };
+    (U32) => {
+        value::parse_u32
+    };
+    (U64) => {
+        value::parse_u64
+    };
+    (Size) => {
+        value::parse_size
+    };
+    (Duration($unit:ident)) => {
+        |text: &str| value::parse_duration(text, TimeUnit::$unit)
+    };
+    (List) => {
+        value::parse_list
+    };
+    (CidrList) => {
+        value::parse_cidr_list
+    };
+    (ProtocolList) => {
+        value::parse_protocols
+    };
+}
+
+macro_rules! default_text {
+    ($text:literal) => {
+        $text
+    };
+    ($computed:ident) => {
+        ""
+    };
+}
+
+macro_rules! default_computed {
+    ($text:literal) => {
+        None
+    };
+    ($computed:ident) => {
+        Some(ComputedDefault::$computed)
+    };
+}
+
+macro_rules! define_parameters {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident : $kind:ident $(($unit:ident))? = $default:tt;
+    )*) => {
+        /// The typed, expanded value of every known main.cf parameter.
+        ///
+        /// Each field is named exactly like its parameter. Get one from
+        /// [`Config::params`](crate::Config::params) (main.cf alone) or
+        /// [`Config::params_for`](crate::Config::params_for) (with a
+        /// service's `-o` overrides).
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct Params {
+            $(
+                $(#[doc = $doc])*
+                pub $name: param_type!($kind),
+            )*
+        }
+
+        /// The table, in definition order.
+        static TABLE: &[ParamInfo] = &[$(
+            ParamInfo {
+                name: stringify!($name),
+                default: default_text!($default),
+                computed: default_computed!($default),
+                kind: param_kind!($kind $(($unit))?),
+                doc: concat!($($doc, "\n",)*),
+            },
+        )*];
+
+        impl Params {
+            /// Expands and converts every parameter.
+            pub(crate) fn build(ex: &mut Expander<'_>) -> Result<Params, Error> {
+                Ok(Params {
+                    $( $name: ex.typed(stringify!($name), param_parser!($kind $(($unit))?))?, )*
+                })
+            }
+        }
+    };
+}
+
+define_parameters! {
+    /// The configuration directory: the one given with `-c`, made absolute.
+    /// Setting it in main.cf or with `-o` is ignored with a warning.
+    config_directory: Path = "/etc/postern";
+
+    /// The fully qualified host name of this mail system.
+    myhostname: String = HostName;
+
+    /// The local internet domain name.
+    mydomain: String = DomainOfMyhostname;
+
+    /// The domain locally posted mail appears to come from.
+    myorigin: String = "$myhostname";
+
+    /// The domains this host delivers locally.
+    mydestination: List = "$myhostname, localhost.$mydomain, localhost";
+
+    /// Clients trusted to relay: networks in address/prefix form.
+    mynetworks: CidrList = "127.0.0.0/8 [::1]/128";
+
+    /// The addresses to listen on: `all`, `loopback-only`, or addresses.
+    inet_interfaces: List = "all";
+
+    /// The address families to use: `all`, `ipv4`, `ipv6`.
+    inet_protocols: ProtocolList = "all";
+
+    /// The next hop for all non-local mail; empty means direct delivery.
+    relayhost: String = "";
+
+    /// The largest message accepted, in bytes (headers included).
+    message_size_limit: Size = "10240000";
+
+    /// The spool directory (DESIGN §3).
+    queue_directory: Path = "/var/spool/postern";
+
+    /// The user the daemons run as and that owns the spool.
+    mail_owner: String = "postern";
+
+    /// Where the daemon programs are; empty means the master program's
+    /// directory.
+    daemon_directory: OptionalPath = "";
+
+    /// The mail log file; empty means master's standard output.
+    maillog_file: OptionalPath = "";
+
+    /// The longest delay master puts between restarts of a service that
+    /// keeps dying.
+    service_throttle_time: Duration(Seconds) = "60s";
+
+    /// How long master waits after SIGTERM before it sends SIGKILL.
+    daemon_shutdown_timeout: Duration(Seconds) = "10s";
+
+    /// The time limit for one exchange on an internal (IPC) channel.
+    ipc_timeout: Duration(Seconds) = "3600s";
+
+    /// How often the queue manager scans the deferred queue.
+    queue_run_delay: Duration(Seconds) = "300s";
+
+    /// The shortest time a deferred message waits before the next attempt.
+    minimal_backoff_time: Duration(Seconds) = "300s";
+
+    /// The longest time a deferred message waits before the next attempt.
+    maximal_backoff_time: Duration(Seconds) = "4000s";
+
+    /// How long an undeliverable message stays queued before it bounces.
+    maximal_queue_lifetime: Duration(Days) = "5d";
+
+    /// How long an undeliverable bounce message stays queued.
+    bounce_queue_lifetime: Duration(Days) = "5d";
+
+    /// Turn permanent delivery failures into temporary ones (for testing a
+    /// new configuration without losing mail).
+    soft_bounce: Bool = "no";
+}
+
+/// The metadata of a known parameter.
+pub(crate) fn info(name: &str) -> Option<&'static ParamInfo> {
+    TABLE.iter().find(|p| p.name == name)
+}
+
+/// Every known parameter, sorted by name.
+pub fn parameters() -> impl Iterator<Item = &'static ParamInfo> {
+    static SORTED: OnceLock<Vec<&'static ParamInfo>> = OnceLock::new();
+    SORTED
+        .get_or_init(|| {
+            let mut sorted: Vec<&'static ParamInfo> = TABLE.iter().collect();
+            sorted.sort_by_key(|p| p.name);
+            sorted
+        })
+        .iter()
+        .copied()
+}
+
+/// The host name `host` qualified as Postfix would: `.localdomain` is
+/// appended when it has no dot.
+pub(crate) fn qualify_host_name(host: &str) -> String {
+    if host.is_empty() {
+        FALLBACK_HOST_NAME.to_owned()
+    } else if host.contains('.') {
+        host.to_owned()
+    } else {
+        format!("{host}.localdomain")
+    }
+}
+
+/// The default of `myhostname`: the system host name, qualified.
+pub(crate) fn system_host_name() -> Result<String, Error> {
+    let name = nix::unistd::gethostname().map_err(Error::HostName)?;
+    let name = name.into_string().map_err(|raw| Error::BadHostName {
+        name: format!("{raw:?}"),
+    })?;
+    Ok(qualify_host_name(&name))
+}
+
+/// The default of a known parameter, expanded against the other defaults
+/// only (what `postconf -d` prints); `None` for an unknown name.
+///
+/// `config_directory` is [`DEFAULT_CONFIG_DIRECTORY`]. If the system host
+/// name cannot be read, `localhost.localdomain` stands in for it.
+pub fn default_value(name: &str) -> Option<String> {
+    let info = info(name)?;
+    let host = system_host_name().unwrap_or_else(|_| FALLBACK_HOST_NAME.to_owned());
+    let main = BTreeMap::new();
+    let dir = Path::new(DEFAULT_CONFIG_DIRECTORY);
+    let main_cf = dir.join(crate::MAIN_CF);
+    let master_cf = dir.join(crate::MASTER_CF);
+    let mut ex = Expander::new(Layers {
+        main: &main,
+        overrides: &[],
+        override_line: 0,
+        host_name: &host,
+        config_dir: DEFAULT_CONFIG_DIRECTORY,
+        main_cf: &main_cf,
+        master_cf: &master_cf,
+    });
+    ex.param(info.name).ok().flatten().map(|(value, _)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn parameters_are_sorted_and_unique() {
+        let names: Vec<&str> = parameters().map(|p| p.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert_eq!(names.len(), TABLE.len());
+    }
+
+    #[test]
+    fn every_parameter_is_documented() {
+        for p in parameters() {
+            assert!(!p.summary().is_empty(), "{} has no doc", p.name);
+        }
+    }
+
+    #[test]
+    fn metadata() {
+        let p = info("maximal_queue_lifetime").unwrap();
+        assert_eq!(p.default, "5d");
+        assert_eq!(
+            p.kind,
+            ParamKind::Duration {
+                default_unit: TimeUnit::Days
+            }
+        );
+        assert_eq!(
+            p.kind.to_string(),
+            "time (units s, m, h, d, w; a bare number is in d)"
+        );
+        let h = info("myhostname").unwrap();
+        assert_eq!(h.default, "");
+        assert_eq!(h.computed, Some(ComputedDefault::HostName));
+        assert_eq!(info("myorigin").unwrap().default, "$myhostname");
+        assert!(info("no_such_parameter").is_none());
+    }
+
+    #[test]
+    fn defaults_expand_against_defaults() {
+        let host = system_host_name().unwrap();
+        assert_eq!(default_value("myhostname"), Some(host.clone()));
+        assert_eq!(default_value("myorigin"), Some(host.clone()));
+        let domain = crate::expand::domain_of(&host);
+        assert_eq!(
+            default_value("mydestination"),
+            Some(format!("{host}, localhost.{domain}, localhost"))
+        );
+        assert_eq!(
+            default_value("config_directory").as_deref(),
+            Some("/etc/postern")
+        );
+        assert_eq!(default_value("relayhost").as_deref(), Some(""));
+        assert_eq!(default_value("unknown_thing"), None);
+    }
+
+    #[test]
+    fn every_default_is_valid() {
+        let host = "host.example.com";
+        let main = BTreeMap::new();
+        let mut ex = Expander::new(Layers {
+            main: &main,
+            overrides: &[],
+            override_line: 0,
+            host_name: host,
+            config_dir: "/etc/postern",
+            main_cf: Path::new("/etc/postern/main.cf"),
+            master_cf: Path::new("/etc/postern/master.cf"),
+        });
+        let p = Params::build(&mut ex).unwrap();
+        assert!(ex.into_warnings().is_empty());
+        assert_eq!(p.myhostname, "host.example.com");
+        assert_eq!(p.mydomain, "example.com");
+        assert_eq!(p.myorigin, "host.example.com");
+        assert_eq!(
+            p.mydestination,
+            ["host.example.com", "localhost.example.com", "localhost"]
+        );
+        let nets: Vec<String> = p.mynetworks.iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["127.0.0.0/8", "[::1]/128"]);
+        assert_eq!(p.inet_interfaces, ["all"]);
+        assert_eq!(p.inet_protocols, ["all"]);
+        assert_eq!(p.relayhost, "");
+        assert_eq!(p.message_size_limit, 10_240_000);
+        assert_eq!(p.queue_directory, PathBuf::from("/var/spool/postern"));
+        assert_eq!(p.mail_owner, "postern");
+        assert_eq!(p.daemon_directory, None);
+        assert_eq!(p.maillog_file, None);
+        assert_eq!(p.service_throttle_time, Duration::from_secs(60));
+        assert_eq!(p.daemon_shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(p.ipc_timeout, Duration::from_secs(3600));
+        assert_eq!(p.queue_run_delay, Duration::from_secs(300));
+        assert_eq!(p.minimal_backoff_time, Duration::from_secs(300));
+        assert_eq!(p.maximal_backoff_time, Duration::from_secs(4000));
+        assert_eq!(p.maximal_queue_lifetime, Duration::from_secs(5 * 86400));
+        assert_eq!(p.bounce_queue_lifetime, Duration::from_secs(5 * 86400));
+        assert!(!p.soft_bounce);
+    }
+
+    #[test]
+    fn host_name_qualification() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("dotted", "mail.example.com", "mail.example.com"),
+            ("bare", "mail", "mail.localdomain"),
+            ("empty", "", "localhost.localdomain"),
+        ];
+        for (name, input, want) in cases {
+            assert_eq!(qualify_host_name(input), *want, "case {name}");
+        }
+    }
+}
