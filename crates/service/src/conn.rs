@@ -1,0 +1,98 @@
+//! One accepted client connection, whichever kind of listener it came from.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+
+/// The byte stream of a connection.
+#[derive(Debug)]
+pub enum Stream {
+    /// A TCP connection on an `inet` service.
+    Tcp(TcpStream),
+    /// A Unix-domain connection on a `unix` service.
+    Unix(UnixStream),
+}
+
+/// Who is on the other end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// A network client.
+    Tcp(SocketAddr),
+    /// A local process, identified by the kernel (`SO_PEERCRED`), never by its word.
+    Unix {
+        /// The peer's user ID.
+        uid: u32,
+        /// The peer's group ID.
+        gid: u32,
+        /// The peer's process ID, when the kernel knows it.
+        pid: Option<i32>,
+    },
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Tcp(addr) => write!(f, "[{}]:{}", addr.ip(), addr.port()),
+            Peer::Unix { uid, pid, .. } => match pid {
+                Some(pid) => write!(f, "local uid={uid} pid={pid}"),
+                None => write!(f, "local uid={uid}"),
+            },
+        }
+    }
+}
+
+/// An accepted connection handed to [`crate::Service::serve`].
+#[derive(Debug)]
+pub struct Conn {
+    /// The stream to talk over.
+    pub stream: Stream,
+    /// The client.
+    pub peer: Peer,
+    /// The local address for TCP connections (which port the client reached).
+    pub local: Option<SocketAddr>,
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
