@@ -1,0 +1,6 @@
+//! Postern's integration tests: each starts the real `master` from the built binaries
+//! through `testkit` and checks what a client or an admin would see.
+
+mod cli;
+mod master;
+mod support;
