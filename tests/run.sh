@@ -2,7 +2,14 @@
 # Runs Postern's whole test suite: unit, property, golden and integration tests.
 # Integration tests start the real master from the built binaries, so everything is
 # built first (all targets at once, so `cargo test` reuses the same artifacts).
+# The last line sums up every test binary's results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --workspace --all-targets
-cargo test --workspace
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -493,18 +493,15 @@ impl Supervisor {
                 Some(service) => {
                     changed += 1;
                     self.retire(&service);
+                    let keep_sockets = service.same_sockets(entry, &params);
                     let Service {
-                        entry: old_entry,
-                        params: old_params,
-                        bound,
-                        restarts,
-                        ..
+                        bound, restarts, ..
                     } = service;
-                    let probe = Service::new(old_entry, old_params, bound);
-                    let bound = if probe.same_sockets(entry, &params) {
-                        probe.bound
+                    let bound = if keep_sockets {
+                        bound
                     } else {
-                        drop(probe);
+                        // Close the old sockets first: the new ones may want the same port.
+                        drop(bound);
                         match listen::bind(entry, &params, self.owner.as_ref()) {
                             Ok(bound) => bound,
                             Err(e) => {

@@ -398,3 +398,36 @@ fn unknown_parameter_warns_and_starts() {
     assert!(line.contains("unknown parameter"), "{line}");
     assert_eq!(ask_tcp(port, "ok").unwrap(), "ok");
 }
+
+#[test]
+fn reload_restarts_a_changed_service_on_the_same_socket() {
+    let port = free_port().unwrap();
+    let instance = Instance::builder("changed")
+        .service(&testd_inet(port, 1, ""))
+        .start()
+        .unwrap();
+    let name = format!("127.0.0.1:{port}");
+    let old = pids_of(&instance.wait_ready().unwrap(), &name);
+
+    instance.write_master_cf(&testd_inet(port, 2, "")).unwrap();
+    instance.signal_master(Signal::SIGHUP).unwrap();
+    let new = instance
+        .wait_status(WAIT, "two new processes", |status| {
+            let pids = pids_of(status, &name);
+            (pids.len() == 2 && pids.iter().all(|p| !old.contains(p))).then_some(pids)
+        })
+        .unwrap();
+    wait_until(WAIT, "the old process to finish", || {
+        (!process_exists(old[0])).then_some(())
+    })
+    .unwrap();
+    let answer = ask_tcp(port, "id").unwrap();
+    let pid: u32 = field(&answer, "pid").unwrap().parse().unwrap();
+    assert!(new.contains(&pid), "{answer} not from {new:?}");
+    instance
+        .wait_log(
+            WAIT,
+            "reload: 0 services unchanged, 0 added, 1 restarted, 0 removed",
+        )
+        .unwrap();
+}
