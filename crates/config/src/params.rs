@@ -313,6 +313,63 @@ define_parameters! {
     /// Turn permanent delivery failures into temporary ones (for testing a
     /// new configuration without losing mail).
     soft_bounce: Bool = "no";
+
+    /// Domains whose mailboxes are virtual users (`virtual_user_maps`), stored
+    /// under `virtual_mailbox_base/DOMAIN/USER/`.
+    virtual_mailbox_domains: List = "";
+
+    /// The directory holding the virtual users' Maildirs.
+    virtual_mailbox_base: Path = "/var/vmail";
+
+    /// Where virtual users and their passwords are: `passwd-file:PATH` in
+    /// Dovecot's passwd-file format.
+    virtual_user_maps: List = "passwd-file:$config_directory/users";
+
+    /// Alias files in /etc/aliases format; `hash:PATH` (or `lmdb:`,
+    /// `texthash:`) means the text file PATH itself.
+    alias_maps: List = "hash:/etc/aliases";
+
+    /// The separator between a user name and an address extension
+    /// (`user+tag`); empty means none.
+    recipient_delimiter: String = "";
+
+    /// The extra delay before answering each failed login from a client, per
+    /// earlier failure.
+    auth_failure_delay: Duration(Seconds) = "2s";
+
+    /// Failed logins from one client address, or for one user, within
+    /// `auth_failure_window` before further logins are refused for a while.
+    auth_failure_limit: U32 = "10";
+
+    /// The time over which failed logins are counted.
+    auth_failure_window: Duration(Seconds) = "10m";
+
+    /// The SMTP server's certificate chain (PEM); empty means the self-signed
+    /// one master creates in the spool.
+    smtpd_tls_cert_file: OptionalPath = "";
+
+    /// The SMTP server's private key (PEM); it may be in the certificate file.
+    smtpd_tls_key_file: OptionalPath = "$smtpd_tls_cert_file";
+
+    /// The POP3 server's certificate chain (PEM).
+    pop3d_tls_cert_file: OptionalPath = "$smtpd_tls_cert_file";
+
+    /// The POP3 server's private key (PEM).
+    pop3d_tls_key_file: OptionalPath = "$smtpd_tls_key_file";
+
+    /// The IMAP server's certificate chain (PEM).
+    imapd_tls_cert_file: OptionalPath = "$smtpd_tls_cert_file";
+
+    /// The IMAP server's private key (PEM).
+    imapd_tls_key_file: OptionalPath = "$smtpd_tls_key_file";
+
+    /// Further certificates chosen by the client's SNI name: lines of
+    /// `hostname /path/to/key-and-chain.pem`.
+    tls_server_sni_maps: OptionalPath = "";
+
+    /// TLS for outbound SMTP: `none`, `may` (opportunistic), `encrypt`,
+    /// `verify` or `secure` (certificate checked against the MX name).
+    smtp_tls_security_level: String = "may";
 }
 
 /// The metadata of a known parameter.
