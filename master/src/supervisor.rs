@@ -64,9 +64,50 @@ struct Slot {
     restart_at_unix: Option<u64>,
 }
 
+/// What identifies a file's content cheaply: a replaced or rewritten file changes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    path: PathBuf,
+    /// (device, inode, size, mtime seconds, mtime nanoseconds), or None when missing.
+    meta: Option<(u64, u64, u64, i64, i64)>,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()));
+        FileStamp {
+            path: path.to_path_buf(),
+            meta,
+        }
+    }
+
+    /// The files daemons read once, while still privileged, and so only see again
+    /// when restarted: TLS certificates, keys and the SNI map (the files it names
+    /// are covered by touching the map). A reload restarts a service when one changed.
+    fn of_files_read_at_start(params: &Params) -> Vec<FileStamp> {
+        [
+            &params.smtpd_tls_cert_file,
+            &params.smtpd_tls_key_file,
+            &params.pop3d_tls_cert_file,
+            &params.pop3d_tls_key_file,
+            &params.imapd_tls_cert_file,
+            &params.imapd_tls_key_file,
+            &params.tls_server_sni_maps,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|path| FileStamp::of(path))
+        .collect()
+    }
+}
+
 struct Service {
     entry: ServiceEntry,
     params: Params,
+    files: Vec<FileStamp>,
     bound: Bound,
     slots: Vec<Slot>,
     restarts: u64,
@@ -76,9 +117,11 @@ struct Service {
 impl Service {
     fn new(entry: ServiceEntry, params: Params, bound: Bound) -> Self {
         let slots = (0..entry.maxproc).map(|_| Slot::default()).collect();
+        let files = FileStamp::of_files_read_at_start(&params);
         Service {
             entry,
             params,
+            files,
             bound,
             slots,
             restarts: 0,
@@ -86,11 +129,15 @@ impl Service {
         }
     }
 
-    /// True when `other` would run exactly the same processes on the same sockets.
+    /// True when `other` would run exactly the same processes on the same sockets:
+    /// the same master.cf row, the same parameters, and unchanged files that a
+    /// daemon reads only when it starts (certificates and keys).
     fn same_as(&self, entry: &ServiceEntry, params: &Params) -> bool {
         let mut a = self.entry.clone();
         a.line = entry.line;
-        &a == entry && &self.params == params
+        &a == entry
+            && &self.params == params
+            && self.files == FileStamp::of_files_read_at_start(params)
     }
 
     /// True when `other` listens on the same sockets (so they can be kept).

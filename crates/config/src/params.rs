@@ -367,6 +367,71 @@ define_parameters! {
     /// `hostname /path/to/key-and-chain.pem`.
     tls_server_sni_maps: OptionalPath = "";
 
+    /// The product name in greetings and Received: headers.
+    mail_name: String = "Postern";
+
+    /// The text after the 220 code in the SMTP greeting; it must start with
+    /// the host name.
+    smtpd_banner: String = "$myhostname ESMTP $mail_name";
+
+    /// How long the SMTP server waits for a client's next command or data.
+    smtpd_timeout: Duration(Seconds) = "300s";
+
+    /// Errors after which the SMTP server hangs up (421 4.7.0).
+    smtpd_hard_error_limit: U32 = "20";
+
+    /// Errors after which each further error reply is delayed by
+    /// `smtpd_error_sleep_time`.
+    smtpd_soft_error_limit: U32 = "10";
+
+    /// The delay before an error reply once `smtpd_soft_error_limit` is
+    /// passed.
+    smtpd_error_sleep_time: Duration(Seconds) = "1s";
+
+    /// The most recipients of one message (452 4.5.3 past it).
+    smtpd_recipient_limit: U32 = "1000";
+
+    /// The most simultaneous sessions from one client address per SMTP
+    /// server process; 0 means no limit.
+    smtpd_client_connection_count_limit: U32 = "50";
+
+    /// What to do with a bare LF or CR in message data: `reject` (550, the
+    /// message is discarded) or `normalize` (turned into CRLF).
+    smtpd_forbid_bare_newline: String = "reject";
+
+    /// STARTTLS on the SMTP server: `none`, `may` (offered) or `encrypt`
+    /// (required before MAIL).
+    smtpd_tls_security_level: String = "may";
+
+    /// TLS from the first byte (port 465, "submissions") instead of STARTTLS.
+    smtpd_tls_wrappermode: Bool = "no";
+
+    /// Offer SMTP AUTH (PLAIN, LOGIN) to clients using TLS or loopback.
+    smtpd_sasl_auth_enable: Bool = "no";
+
+    /// Restrictions checked at MAIL FROM against the client.
+    smtpd_client_restrictions: List = "";
+
+    /// Restrictions checked at MAIL FROM against the HELO name.
+    smtpd_helo_restrictions: List = "";
+
+    /// Restrictions checked at MAIL FROM against the sender.
+    smtpd_sender_restrictions: List = "";
+
+    /// Restrictions checked at RCPT TO that decide relaying.
+    smtpd_relay_restrictions: List = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination";
+
+    /// Further restrictions checked at RCPT TO.
+    smtpd_recipient_restrictions: List = "";
+
+    /// Reject recipients in our own domains that have no mailbox or alias
+    /// (550 5.1.1).
+    smtpd_reject_unlisted_recipient: Bool = "yes";
+
+    /// The largest header section kept whole for header processing; the
+    /// rest of a longer one is treated as body.
+    header_size_limit: Size = "102400";
+
     /// TLS for outbound SMTP: `none`, `may` (opportunistic), `encrypt`,
     /// `verify` or `secure` (certificate checked against the MX name).
     smtp_tls_security_level: String = "may";
