@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
@@ -61,7 +61,7 @@ impl LogSink {
         let mut inner = self.lock();
         let stamped = format!(
             "{} {} postern/{}\n",
-            timestamp(SystemTime::now()),
+            service::clock::rfc3339(SystemTime::now()),
             inner.host,
             line
         );
@@ -131,59 +131,9 @@ fn short_host(host: &str) -> String {
     host.split('.').next().unwrap_or(host).to_owned()
 }
 
-/// Formats a time as RFC 3339 in UTC with microseconds.
-pub fn timestamp(time: SystemTime) -> String {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let days = secs / 86_400;
-    let rest = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        since.subsec_micros()
-    )
-}
-
-/// Converts days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's days-to-civil algorithm, for days after the epoch).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        let cases = [
-            (0, "1970-01-01T00:00:00.000000Z"),
-            (951_782_400, "2000-02-29T00:00:00.000000Z"),
-            (1_795_456_641, "2026-11-23T17:57:21.000000Z"),
-            (4_107_542_399, "2100-02-28T23:59:59.000000Z"),
-        ];
-        for (secs, want) in cases {
-            assert_eq!(timestamp(UNIX_EPOCH + Duration::from_secs(secs)), want);
-        }
-        assert_eq!(
-            timestamp(UNIX_EPOCH + Duration::from_micros(1_500_001)),
-            "1970-01-01T00:00:01.500001Z"
-        );
-    }
 
     #[test]
     fn host_is_shortened() {

@@ -37,6 +37,7 @@
 //! daemon reads itself.
 
 mod args;
+pub mod clock;
 mod conn;
 pub mod inherit;
 pub mod logging;
