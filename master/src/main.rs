@@ -127,6 +127,7 @@ fn run(args: Args, sink: LogSink) -> Result<(), Fatal> {
     for warning in &config.warnings {
         warn!("{warning}");
     }
+    ensure_certificate(&params).map_err(fatal(exit::OSERR))?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -136,6 +137,26 @@ fn run(args: Args, sink: LogSink) -> Result<(), Fatal> {
     let result = runtime.block_on(supervise(config, daemon_dir, owner, args.verbose, sink));
     pidfile.remove();
     result
+}
+
+/// With no certificate configured for some daemon, creates the self-signed one in the
+/// spool (once), so STARTTLS and implicit TLS work out of the box.
+fn ensure_certificate(params: &config::Params) -> anyhow::Result<()> {
+    let unset = [
+        &params.smtpd_tls_cert_file,
+        &params.pop3d_tls_cert_file,
+        &params.imapd_tls_cert_file,
+    ]
+    .iter()
+    .any(|cert| cert.is_none());
+    if unset && tls::ensure_self_signed(&params.queue_directory, &params.myhostname)? {
+        info!(
+            "created a self-signed certificate for {} in {}; set smtpd_tls_cert_file and smtpd_tls_key_file for a real one",
+            params.myhostname,
+            tls::self_signed_path(&params.queue_directory).display()
+        );
+    }
+    Ok(())
 }
 
 /// The directory master's own executable is in (the default `daemon_directory`).

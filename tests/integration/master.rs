@@ -431,3 +431,33 @@ fn reload_restarts_a_changed_service_on_the_same_socket() {
         )
         .unwrap();
 }
+
+#[test]
+fn master_creates_a_self_signed_certificate_when_none_is_configured() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut instance = Instance::builder("selfsigned").start().unwrap();
+    let path = instance.queue_dir().join("tls/self-signed.pem");
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let pem = std::fs::read_to_string(&path).unwrap();
+    assert!(pem.contains("BEGIN CERTIFICATE") && pem.contains("PRIVATE KEY"));
+    instance
+        .wait_log(
+            WAIT,
+            "created a self-signed certificate for mx.test.example",
+        )
+        .unwrap();
+
+    // A second start keeps it.
+    instance.stop().unwrap();
+    instance.start_master().unwrap();
+    instance.wait_ready().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), pem);
+    assert_eq!(
+        instance
+            .log()
+            .matches("created a self-signed certificate")
+            .count(),
+        1
+    );
+}
