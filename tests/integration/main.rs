@@ -3,4 +3,5 @@
 
 mod cli;
 mod master;
+mod smtpd;
 mod support;

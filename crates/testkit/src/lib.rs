@@ -17,7 +17,9 @@
 //! and every daemon as the system user [`TEST_MAIL_OWNER`], created on first use.
 
 mod instance;
+pub mod smtp;
 mod wait;
 
 pub use instance::{Builder, Instance, TEST_MAIL_OWNER, bin_dir, ensure_user, free_port};
+pub use smtp::{SmtpClient, SmtpReply};
 pub use wait::wait_until;

@@ -90,6 +90,10 @@ pub use server::{CertificateSource, Daemon, certificate_source, server_config};
 pub use summary::{TlsSummary, describe};
 
 pub use rustls;
+/// A client-side TLS stream, as `TlsConnector::connect` gives it.
+pub use tokio_rustls::client::TlsStream as ClientTlsStream;
+/// A server-side TLS stream, as `TlsAcceptor::accept` gives it.
+pub use tokio_rustls::server::TlsStream as ServerTlsStream;
 pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// The one crypto provider every configuration here uses: *ring*, never

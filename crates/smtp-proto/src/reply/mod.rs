@@ -20,6 +20,7 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 pub use code::ReplyCode;
+pub use named::Checked;
 pub use parser::{MAX_PARSED_LINE, MAX_PARSED_LINES, ReplyError, ReplyParser};
 pub use status::{EnhancedStatus, StatusClass, StatusParseError};
 

@@ -298,8 +298,64 @@ impl Reply {
     }
 }
 
+/// What an access restriction looked at, for the text of its refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// The client host (`smtpd_client_restrictions`).
+    Client,
+    /// The HELO name (`smtpd_helo_restrictions`).
+    Helo,
+    /// The envelope sender (`smtpd_sender_restrictions`).
+    Sender,
+    /// The recipient (`smtpd_recipient_restrictions`).
+    Recipient,
+}
+
+impl Checked {
+    const fn words(self) -> &'static str {
+        match self {
+            Checked::Client => "Client host rejected",
+            Checked::Helo => "Helo command rejected",
+            Checked::Sender => "Sender address rejected",
+            Checked::Recipient => "Recipient address rejected",
+        }
+    }
+}
+
 /// Policy refusals.
 impl Reply {
+    /// `554 5.7.1 <WHAT>: Client host rejected: Access denied` (and the same for HELO,
+    /// sender, recipient): an explicit `reject` in a restriction list.
+    #[must_use]
+    pub fn access_denied(checked: Checked, what: impl Display) -> Self {
+        owned(
+            ReplyCode::TRANSACTION_FAILED,
+            status(Permanent, 7, 1),
+            format!("<{what}>: {}: Access denied", checked.words()),
+        )
+    }
+
+    /// `450 4.7.1 <WHAT>: Client host rejected: Try again later`: a `defer` in a
+    /// restriction list.
+    #[must_use]
+    pub fn access_deferred(checked: Checked, what: impl Display) -> Self {
+        owned(
+            ReplyCode::MAILBOX_BUSY,
+            status(Transient, 7, 1),
+            format!("<{what}>: {}: Try again later", checked.words()),
+        )
+    }
+
+    /// `450 4.7.1 <RCPT>: Relay access denied`: `defer_unauth_destination`.
+    #[must_use]
+    pub fn relay_deferred(rcpt: impl Display) -> Self {
+        owned(
+            ReplyCode::MAILBOX_BUSY,
+            status(Transient, 7, 1),
+            format!("<{rcpt}>: Relay access denied"),
+        )
+    }
+
     /// `554 5.7.1 <RCPT>: Relay access denied`.
     #[must_use]
     pub fn relay_denied(rcpt: impl Display) -> Self {

@@ -514,3 +514,32 @@ proptest! {
         prop_assert!(rendered.ends_with("\r\n"));
     }
 }
+
+#[test]
+fn restriction_refusals() {
+    let cases = [
+        (
+            Reply::access_denied(Checked::Client, "unknown[192.0.2.1]"),
+            "554 5.7.1 <unknown[192.0.2.1]>: Client host rejected: Access denied\r\n",
+        ),
+        (
+            Reply::access_denied(Checked::Helo, "x"),
+            "554 5.7.1 <x>: Helo command rejected: Access denied\r\n",
+        ),
+        (
+            Reply::access_deferred(Checked::Sender, "a@b"),
+            "450 4.7.1 <a@b>: Sender address rejected: Try again later\r\n",
+        ),
+        (
+            Reply::access_denied(Checked::Recipient, "a@b"),
+            "554 5.7.1 <a@b>: Recipient address rejected: Access denied\r\n",
+        ),
+        (
+            Reply::relay_deferred("x@y"),
+            "450 4.7.1 <x@y>: Relay access denied\r\n",
+        ),
+    ];
+    for (reply, want) in cases {
+        assert_eq!(reply.to_string(), want);
+    }
+}
