@@ -45,7 +45,9 @@
 //! [`password`] for the schemes. [`AuthThrottle`] counts failures per
 //! client address and per user, slows answers down and then refuses.
 //! [`users_file`] edits the users file for `postern user`, and
-//! [`aliases::check`] checks an aliases file for `newaliases`.
+//! [`aliases::check`] checks an aliases file for `newaliases`;
+//! [`users_files`] and [`alias_files`] tell those tools which files the
+//! configuration names.
 //!
 //! # Files
 //!
@@ -128,6 +130,7 @@ pub use aliases::AliasReport;
 pub use directory::Directory;
 pub use error::{Error, Problem, Severity};
 pub use resolve::{Expansion, Mailbox, MailboxKind, Resolution, Target};
+pub use settings::{alias_files, users_files};
 pub use throttle::{AuthThrottle, MAX_DELAY, MAX_TRACKED, Verdict};
 pub use users_file::UserEntry;
 

@@ -43,39 +43,8 @@ impl Settings {
                 "do not list domain {both} in BOTH mydestination and virtual_mailbox_domains; it is treated as local"
             );
         }
-        let dir = &params.config_directory;
-        let users_files = params
-            .virtual_user_maps
-            .iter()
-            .map(|map| match map.split_once(':') {
-                Some(("passwd-file", path)) if !path.is_empty() => Ok(absolute(dir, path)),
-                _ => Err(Error::UnsupportedMap {
-                    param: "virtual_user_maps",
-                    map: map.clone(),
-                    supported: "passwd-file:PATH",
-                }),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let alias_files = params
-            .alias_maps
-            .iter()
-            .map(|map| {
-                if map.starts_with('/') {
-                    return Ok(PathBuf::from(map));
-                }
-                match map.split_once(':') {
-                    Some((kind, path)) if ALIAS_MAP_TYPES.contains(&kind) && !path.is_empty() => {
-                        Ok(absolute(dir, path))
-                    }
-                    None => Ok(absolute(dir, map)),
-                    _ => Err(Error::UnsupportedMap {
-                        param: "alias_maps",
-                        map: map.clone(),
-                        supported: "hash:PATH, lmdb:PATH, texthash:PATH or PATH (all read as the text file PATH)",
-                    }),
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let users_files = users_files(params)?;
+        let alias_files = alias_files(params)?;
         Ok(Settings {
             local_domains,
             virtual_domains,
@@ -107,7 +76,132 @@ impl Settings {
     }
 }
 
+/// The users files named by `virtual_user_maps`, in order.
+///
+/// Every table must be `passwd-file:PATH`; a relative PATH is under
+/// `config_directory`. For tools that edit the files (`postern user`), so
+/// that they read the parameter exactly as the daemons do.
+pub fn users_files(params: &Params) -> Result<Vec<PathBuf>, Error> {
+    let dir = &params.config_directory;
+    params
+        .virtual_user_maps
+        .iter()
+        .map(|map| match map.split_once(':') {
+            Some(("passwd-file", path)) if !path.is_empty() => Ok(absolute(dir, path)),
+            _ => Err(Error::UnsupportedMap {
+                param: "virtual_user_maps",
+                map: map.clone(),
+                supported: "passwd-file:PATH",
+            }),
+        })
+        .collect()
+}
+
+/// The aliases files named by `alias_maps`, in order.
+///
+/// `hash:PATH`, `lmdb:PATH`, `texthash:PATH` and a bare `PATH` all mean
+/// the text file PATH (no database is built); a relative PATH is under
+/// `config_directory`. For tools that check the files (`newaliases`).
+pub fn alias_files(params: &Params) -> Result<Vec<PathBuf>, Error> {
+    let dir = &params.config_directory;
+    params
+        .alias_maps
+        .iter()
+        .map(|map| {
+            if map.starts_with('/') {
+                return Ok(PathBuf::from(map));
+            }
+            match map.split_once(':') {
+                Some((kind, path)) if ALIAS_MAP_TYPES.contains(&kind) && !path.is_empty() => {
+                    Ok(absolute(dir, path))
+                }
+                None => Ok(absolute(dir, map)),
+                _ => Err(Error::UnsupportedMap {
+                    param: "alias_maps",
+                    map: map.clone(),
+                    supported: "hash:PATH, lmdb:PATH, texthash:PATH or PATH (all read as the text file PATH)",
+                }),
+            }
+        })
+        .collect()
+}
+
 /// `path`, relative to the configuration directory unless absolute.
 fn absolute(dir: &Path, path: &str) -> PathBuf {
     dir.join(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(main_cf: &str) -> Params {
+        config::Config::parse(Path::new("/etc/postern"), main_cf, "")
+            .unwrap()
+            .params
+    }
+
+    #[test]
+    fn map_names_become_file_paths() {
+        let p = params(
+            "virtual_user_maps = passwd-file:users, passwd-file:/srv/more\n\
+             alias_maps = hash:/etc/aliases, lmdb:lists, texthash:/a/b, /bare, local\n",
+        );
+        assert_eq!(
+            users_files(&p).unwrap(),
+            [
+                PathBuf::from("/etc/postern/users"),
+                PathBuf::from("/srv/more")
+            ]
+        );
+        assert_eq!(
+            alias_files(&p).unwrap(),
+            [
+                PathBuf::from("/etc/aliases"),
+                PathBuf::from("/etc/postern/lists"),
+                PathBuf::from("/a/b"),
+                PathBuf::from("/bare"),
+                PathBuf::from("/etc/postern/local"),
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_and_empty_lists() {
+        let p = params("");
+        assert_eq!(
+            users_files(&p).unwrap(),
+            [PathBuf::from("/etc/postern/users")]
+        );
+        assert_eq!(alias_files(&p).unwrap(), [PathBuf::from("/etc/aliases")]);
+        let p = params("virtual_user_maps =\nalias_maps =\n");
+        assert!(users_files(&p).unwrap().is_empty());
+        assert!(alias_files(&p).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unsupported_tables_name_the_parameter() {
+        let cases = [
+            ("virtual_user_maps = mysql:/etc/x.cf", "virtual_user_maps"),
+            ("virtual_user_maps = passwd-file:", "virtual_user_maps"),
+            (
+                "virtual_user_maps = /etc/postern/users",
+                "virtual_user_maps",
+            ),
+            ("alias_maps = ldap:/etc/x.cf", "alias_maps"),
+            ("alias_maps = hash:", "alias_maps"),
+        ];
+        for (line, param) in cases {
+            let p = params(line);
+            let err = if param == "alias_maps" {
+                alias_files(&p).unwrap_err()
+            } else {
+                users_files(&p).unwrap_err()
+            };
+            assert!(
+                matches!(&err, Error::UnsupportedMap { param: got, .. } if *got == param),
+                "{line}: {err:?}"
+            );
+        }
+    }
 }

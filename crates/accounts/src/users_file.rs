@@ -32,7 +32,7 @@ use crate::password;
 
 mod edit;
 
-pub use edit::{add, delete, set_password};
+pub use edit::{add, check_name, delete, set_password};
 
 /// One user from the users file.
 #[derive(Clone, PartialEq, Eq)]

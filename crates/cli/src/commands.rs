@@ -21,7 +21,8 @@ const STOP_SLACK: Duration = Duration::from_secs(10);
 /// How often the waits look again.
 const POLL: Duration = Duration::from_millis(50);
 
-fn load(dir: &Path) -> Result<Config, Failure> {
+/// The configuration in `dir`; any error is `EX_CONFIG`.
+pub fn load(dir: &Path) -> Result<Config, Failure> {
     let dir = std::fs::canonicalize(dir).map_err(|e| {
         Failure::new(
             exit::CONFIG,

@@ -53,10 +53,20 @@ pub use tokio_util::sync::CancellationToken;
 pub mod exit {
     /// Command line usage error.
     pub const USAGE: u8 = 64;
+    /// Bad input data (a malformed file, a bad user name, an empty password).
+    pub const DATAERR: u8 = 65;
+    /// An input file does not exist or cannot be read.
+    pub const NOINPUT: u8 = 66;
+    /// No such user.
+    pub const NOUSER: u8 = 67;
     /// Internal software error.
     pub const SOFTWARE: u8 = 70;
     /// System error (cannot fork, cannot adopt a socket, cannot drop privileges).
     pub const OSERR: u8 = 71;
+    /// Cannot create an output (a file, or a user that already exists).
+    pub const CANTCREAT: u8 = 73;
+    /// An error while reading or writing a file.
+    pub const IOERR: u8 = 74;
     /// Permission denied.
     pub const NOPERM: u8 = 77;
     /// Temporary failure; the caller may retry.

@@ -1,6 +1,7 @@
 //! One Postern instance in a temporary directory.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -243,6 +244,25 @@ impl Instance {
             .stdin(Stdio::null())
             .output()
             .context("run postern")
+    }
+
+    /// Runs `postern -c DIR ARGS...` with `stdin` as its standard input (a pipe, so
+    /// not a terminal) and returns what it printed.
+    pub fn postern_with_input(&self, args: &[&str], stdin: &str) -> anyhow::Result<Output> {
+        let mut child = Command::new(self.bin("postern"))
+            .arg("-c")
+            .arg(&self.config_dir)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("run postern")?;
+        let mut input = child.stdin.take().context("postern's standard input")?;
+        // postern may exit before reading (a refused name): a broken pipe is fine.
+        let _ = input.write_all(stdin.as_bytes());
+        drop(input);
+        child.wait_with_output().context("wait for postern")
     }
 
     /// The pid of the master this test started.

@@ -43,7 +43,7 @@ const MAX_LOCK_ATTEMPTS: usize = 100;
 /// white space, control characters or `/`), [`Error::BadHash`],
 /// [`Error::UserExists`] (in any case), and I/O errors.
 pub fn add(path: &Path, user: &str, hash: &str) -> Result<(), Error> {
-    check_user(user)?;
+    check_name(user)?;
     check_hash(hash)?;
     let key = user.to_lowercase();
     edit(path, true, |text| {
@@ -119,7 +119,11 @@ fn not_found(path: &Path, user: &str) -> Error {
     }
 }
 
-fn check_user(user: &str) -> Result<(), Error> {
+/// Checks that `user` can be a name in the users file, as [`add`] does
+/// first; `postern user add` calls it before it asks for a password.
+///
+/// Errors: [`Error::BadUserName`].
+pub fn check_name(user: &str) -> Result<(), Error> {
     match user_name_problem(user) {
         Some(reason) => Err(Error::BadUserName {
             user: user.to_owned(),
@@ -358,6 +362,28 @@ mod tests {
         for (name, line, want) in cases {
             let got = replace_password(line.as_bytes(), "NEW");
             assert_eq!(String::from_utf8(got).unwrap(), *want, "case {name}");
+        }
+    }
+
+    #[test]
+    fn names_are_checked_like_add_does() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("address", "alice@example.org", true),
+            ("capitals", "Alice@Example.ORG", true),
+            ("bare", "alice", false),
+            ("empty", "", false),
+            ("colon", "a:b@example.org", false),
+            ("space", "a b@example.org", false),
+            ("newline", "a@example.org\nb@example.org", false),
+            ("slash", "a/b@example.org", false),
+            ("dot-dot", "..@example.org", false),
+        ];
+        for (name, user, good) in cases {
+            let result = check_name(user);
+            assert_eq!(result.is_ok(), *good, "case {name}: {result:?}");
+            if let Err(err) = result {
+                assert!(matches!(err, Error::BadUserName { .. }), "case {name}");
+            }
         }
     }
 
