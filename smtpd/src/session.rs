@@ -112,6 +112,8 @@ pub struct Session<'a> {
     tx: Option<Transaction>,
     errors: u32,
     counts: CommandCounts,
+    /// The last command received (for "timeout after DATA" lines).
+    last_verb: &'static str,
     shutdown: CancellationToken,
 }
 
@@ -153,6 +155,7 @@ impl<'a> Session<'a> {
             tx: None,
             errors: 0,
             counts: CommandCounts::default(),
+            last_verb: "connect",
             shutdown,
         }
     }
@@ -168,26 +171,17 @@ impl<'a> Session<'a> {
         if let Err(End::Io(e)) = &end {
             debug!("{}: {e}", self.client);
         }
+        let stage = self.last_verb.to_ascii_uppercase();
         if let Some(tx) = self.tx.take() {
             discard(tx).await;
         }
         let _ = self.flush().await;
         match end {
-            Err(End::Timeout) => warn!("timeout after {} from {}", self.last_stage(), self.client),
+            Err(End::Timeout) => warn!("timeout after {stage} from {}", self.client),
             Err(End::Eof) => debug!("lost connection from {}", self.client),
             _ => {}
         }
         maillog::disconnect(&self.client, &self.counts);
-    }
-
-    fn last_stage(&self) -> &'static str {
-        match &self.tx {
-            Some(tx) if tx.bdat.is_some() => "BDAT",
-            Some(tx) if !tx.recipients.is_empty() => "RCPT",
-            Some(_) => "MAIL",
-            None if self.helo.is_some() => "EHLO",
-            None => "CONNECT",
-        }
     }
 
     async fn serve(&mut self) -> Result<(), End> {
@@ -224,7 +218,8 @@ impl<'a> Session<'a> {
                     continue;
                 }
             };
-            self.counts.count(command.verb().counter_name());
+            self.last_verb = command.verb().counter_name();
+            self.counts.count(self.last_verb);
             self.dispatch(command).await?;
         }
     }

@@ -623,3 +623,62 @@ fn starttls_discards_plaintext_pipelined_after_it() {
         .wait_log(WAIT, "discarding input pipelined after STARTTLS")
         .unwrap();
 }
+
+#[test]
+fn recipient_limit_connection_limit_and_timeout() {
+    let mx = mx(
+        "smtpd-limits",
+        &[
+            ("smtpd_recipient_limit", "2"),
+            ("smtpd_client_connection_count_limit", "2"),
+            ("smtpd_timeout", "2s"),
+        ],
+    );
+    let mut c = SmtpClient::connect_from("127.0.0.3", mx.smtp).unwrap();
+    ehlo(&mut c);
+    c.send("MAIL FROM:<a@remote.test>")
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    c.send("RCPT TO:<alice@example.org>")
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    c.send("RCPT TO:<bob@example.org>")
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    let reply = c
+        .send("RCPT TO:<sales@example.org>")
+        .unwrap()
+        .expect_code(452)
+        .unwrap();
+    assert!(reply.text().starts_with("4.5.3"), "{}", reply.text());
+
+    // A third simultaneous session from the same outside address is turned away.
+    let _second = SmtpClient::connect_from("127.0.0.3", mx.smtp).unwrap();
+    let socket = socket_from("127.0.0.3");
+    socket
+        .connect(&std::net::SocketAddr::from(([127, 0, 0, 1], mx.smtp)).into())
+        .unwrap();
+    let mut refused = String::new();
+    std::io::Read::read_to_string(&mut std::net::TcpStream::from(socket), &mut refused).unwrap();
+    assert!(refused.starts_with("421 4.7.0"), "{refused:?}");
+
+    // An idle client is dropped after smtpd_timeout with 421 4.4.2.
+    let reply = c.read_reply().unwrap();
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(reply.text().starts_with("4.4.2"), "{}", reply.text());
+    mx.instance
+        .wait_log(WAIT, "timeout after RCPT from unknown[127.0.0.3]")
+        .unwrap();
+}
+
+fn socket_from(addr: &str) -> socket2::Socket {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let ip: std::net::IpAddr = addr.parse().unwrap();
+    socket
+        .bind(&std::net::SocketAddr::new(ip, 0).into())
+        .unwrap();
+    socket
+}
