@@ -1,0 +1,349 @@
+//! deliver - put one message into a Maildir, crash-safely (tmp → fsync → new).
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{UnlinkatFlags, fsync, linkat, unlinkat};
+
+use crate::error::{Error, errno_err, io_err};
+use crate::fsutil::{open_dir_at, stat_at};
+use crate::lineend::CrlfToLf;
+use crate::maildir::Maildir;
+use crate::name::{unique_name, with_sizes};
+use crate::quota::{QuotaLimit, Usage};
+
+/// How many fresh names to try before giving up (a collision needs the
+/// same second, microsecond, pid, counter, 64 random bits and host).
+const NAME_ATTEMPTS: u32 = 8;
+
+/// Read and write in chunks of this size.
+const CHUNK: usize = 64 * 1024;
+
+/// DeliverOptions - per-delivery settings of [`Maildir::deliver`].
+///
+/// Build with `DeliverOptions { quota_bytes: Some(n), ..Default::default() }`;
+/// the default is no quota.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliverOptions {
+    /// Refuse the message if the mailbox's bytes (LF form, as stored)
+    /// would exceed this (`mailbox_size_limit` or the user's quota).
+    pub quota_bytes: Option<u64>,
+    /// Refuse the message if the mailbox's message count would exceed this.
+    pub quota_messages: Option<u64>,
+}
+
+/// Delivered - where a message went and its sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The file in `new/`: `DIR/new/UNIQUE,S=SIZE,W=WIRESIZE`.
+    pub path: PathBuf,
+    /// Bytes stored (prefix + message, LF line endings): the `,S=` field.
+    pub size: u64,
+    /// Size as IMAP RFC822.SIZE and POP3 report it (CRLF line endings):
+    /// the `,W=` field.
+    pub wire_size: u64,
+}
+
+impl Maildir {
+    /// deliver - store `prefix` followed by `message` as a new message in
+    /// `new/`, with CRLF line endings turned into LF.
+    ///
+    /// `prefix` is the header lines the delivery agent adds
+    /// (`Return-Path:`, `Delivered-To:`), in either line-ending form. The
+    /// Maildir must exist ([`Maildir::ensure`]). Returns only once the
+    /// message and its directory entry are on disk; on any error nothing
+    /// is left in `tmp/` or `new/`. Never replaces an existing file.
+    /// Blocking: call from `spawn_blocking`.
+    pub fn deliver(
+        &self,
+        message: &mut dyn Read,
+        prefix: &[u8],
+        options: &DeliverOptions,
+    ) -> Result<Delivered, Error> {
+        let dir_fd = self.open()?;
+        let tmp_path = self.path().join("tmp");
+        let new_path = self.path().join("new");
+        let tmp_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("tmp"), &tmp_path)?;
+        let new_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("new"), &new_path)?;
+
+        let usage = match (options.quota_bytes, options.quota_messages) {
+            (None, None) => None,
+            _ => Some(self.usage()?),
+        };
+        if let Some(usage) = usage {
+            // Refuse before writing anything when the mailbox is already full.
+            check_quota(self, usage, options, None)?;
+        }
+
+        let (file, tmp) = create_tmp(tmp_fd.as_fd(), &tmp_path)?;
+        let counts = write_message(file, prefix, message, self.path(), &tmp.path)?;
+        if let Some(usage) = usage {
+            check_quota(self, usage, options, Some(counts.size()))?;
+        }
+        let new_name = publish(
+            &tmp,
+            new_fd.as_fd(),
+            &new_path,
+            counts.size(),
+            counts.wire_size(),
+        )?;
+        let delivered_path = new_path.join(&new_name);
+        if let Err(errno) = fsync(&new_fd) {
+            // The entry may not be durable: take it back, so that the retry
+            // this error causes does not leave two copies.
+            if let Err(e) = unlinkat(
+                new_fd.as_fd(),
+                new_name.as_str(),
+                UnlinkatFlags::NoRemoveDir,
+            ) {
+                tracing::warn!(path = %delivered_path.display(), error = %e, "cannot remove message after failed directory fsync");
+            }
+            return Err(errno_err("fsync directory", &new_path)(errno));
+        }
+        // The message is delivered; the tmp name is only a leftover now.
+        tmp.remove();
+        Ok(Delivered {
+            path: delivered_path,
+            size: counts.size(),
+            wire_size: counts.wire_size(),
+        })
+    }
+}
+
+/// check_quota - refuse if the mailbox is over quota with `size` more
+/// bytes (None: before the message's size is known, refuse only if the
+/// mailbox is already over).
+fn check_quota(
+    maildir: &Maildir,
+    usage: Usage,
+    options: &DeliverOptions,
+    size: Option<u64>,
+) -> Result<(), Error> {
+    let over = |limit| Error::OverQuota {
+        path: maildir.path().to_path_buf(),
+        usage,
+        limit,
+    };
+    if let Some(limit) = options.quota_messages
+        && usage.messages.saturating_add(1) > limit
+    {
+        return Err(over(QuotaLimit::Messages(limit)));
+    }
+    if let Some(limit) = options.quota_bytes
+        && usage.bytes.saturating_add(size.unwrap_or(0)) > limit
+    {
+        return Err(over(QuotaLimit::Bytes(limit)));
+    }
+    Ok(())
+}
+
+/// TmpFile - a file this delivery created in `tmp/`; removed when dropped
+/// unless already gone, so every error path (and a panicking reader)
+/// cleans up.
+struct TmpFile<'a> {
+    /// `tmp/`.
+    dir: BorrowedFd<'a>,
+    /// The file's name in `tmp/` (the message's unique name).
+    name: String,
+    /// Its full path, for messages.
+    path: PathBuf,
+    /// Whether the name still needs removing.
+    present: bool,
+}
+
+impl TmpFile<'_> {
+    /// remove - unlink the tmp name now (after a successful delivery a
+    /// failure only leaves a stale file, so it is logged, not returned).
+    fn remove(mut self) {
+        self.unlink();
+    }
+
+    fn unlink(&mut self) {
+        if !self.present {
+            return;
+        }
+        self.present = false;
+        match unlinkat(self.dir, self.name.as_str(), UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot remove temporary message file");
+            }
+        }
+    }
+}
+
+impl Drop for TmpFile<'_> {
+    fn drop(&mut self) {
+        self.unlink();
+    }
+}
+
+/// create_tmp - create a fresh file in `tmp/`: O_EXCL (never an existing
+/// file), O_NOFOLLOW (never through a symlink), mode 0600.
+fn create_tmp<'a>(tmp_fd: BorrowedFd<'a>, tmp_path: &Path) -> Result<(File, TmpFile<'a>), Error> {
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    for _ in 0..NAME_ATTEMPTS {
+        let name = unique_name();
+        match nix::fcntl::openat(
+            tmp_fd,
+            name.as_str(),
+            flags,
+            Mode::from_bits_truncate(0o600),
+        ) {
+            Ok(fd) => {
+                let path = tmp_path.join(&name);
+                return Ok((
+                    File::from(fd),
+                    TmpFile {
+                        dir: tmp_fd,
+                        name,
+                        path,
+                        present: true,
+                    },
+                ));
+            }
+            Err(Errno::EEXIST) => continue,
+            Err(errno) => return Err(errno_err("create file", &tmp_path.join(&name))(errno)),
+        }
+    }
+    Err(Error::NoUniqueName {
+        dir: tmp_path.to_path_buf(),
+        attempts: NAME_ATTEMPTS,
+    })
+}
+
+/// write_message - write prefix + message (converted) and fsync the file.
+fn write_message(
+    mut file: File,
+    prefix: &[u8],
+    message: &mut dyn Read,
+    maildir_path: &Path,
+    file_path: &Path,
+) -> Result<CrlfToLf, Error> {
+    let mut counts = CrlfToLf::default();
+    let mut out = Vec::with_capacity(CHUNK + prefix.len());
+    counts.push(prefix, &mut out);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match message.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(source) => {
+                return Err(Error::ReadMessage {
+                    path: maildir_path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        counts.push(buf.get(..n).unwrap_or_default(), &mut out);
+        if out.len() >= CHUNK {
+            file.write_all(&out).map_err(io_err("write", file_path))?;
+            out.clear();
+        }
+    }
+    counts.finish(&mut out);
+    file.write_all(&out).map_err(io_err("write", file_path))?;
+    file.sync_all().map_err(io_err("fsync", file_path))?;
+    // Cheap insurance that the name will tell the truth about the file.
+    let stored = file.metadata().map_err(io_err("stat", file_path))?.len();
+    if stored != counts.size() {
+        return Err(Error::Io {
+            op: "verify size of",
+            path: file_path.to_path_buf(),
+            source: io::Error::other(format!("wrote {} bytes, file has {stored}", counts.size())),
+        });
+    }
+    Ok(counts)
+}
+
+/// publish - give the tmp file its name in `new/`, never replacing a file.
+///
+/// As the Maildir specification says, by link(2), which fails rather than
+/// replace and works on NFS; on a file system without hard links, by
+/// rename without replacing. The name in `new/` is the tmp name plus the
+/// size fields; should it exist (it cannot, short of a broken clock and
+/// random source), a fresh unique name is tried.
+fn publish(
+    tmp: &TmpFile<'_>,
+    new_fd: BorrowedFd<'_>,
+    new_path: &Path,
+    size: u64,
+    wire_size: u64,
+) -> Result<String, Error> {
+    for attempt in 0..NAME_ATTEMPTS {
+        let unique = if attempt == 0 {
+            tmp.name.clone()
+        } else {
+            unique_name()
+        };
+        let new_name = with_sizes(&unique, size, wire_size);
+        match linkat(
+            tmp.dir,
+            tmp.name.as_str(),
+            new_fd,
+            new_name.as_str(),
+            AtFlags::empty(),
+        ) {
+            Ok(()) => return Ok(new_name),
+            Err(Errno::EEXIST) => continue,
+            // No hard links here (EPERM is Linux's answer for that).
+            Err(Errno::EPERM | Errno::EOPNOTSUPP | Errno::EMLINK | Errno::ENOSYS) => {
+                match rename_noreplace(tmp, new_fd, &new_name, new_path)? {
+                    true => return Ok(new_name),
+                    false => continue,
+                }
+            }
+            Err(errno) => return Err(errno_err("link", &new_path.join(&new_name))(errno)),
+        }
+    }
+    Err(Error::NoUniqueName {
+        dir: new_path.to_path_buf(),
+        attempts: NAME_ATTEMPTS,
+    })
+}
+
+/// rename_noreplace - move the tmp file to `new/new_name` unless that
+/// exists; false if it does.
+///
+/// renameat2(RENAME_NOREPLACE) where the file system supports it; else a
+/// check then rename(2), whose window only matters if another delivery
+/// picked the same unique name, which the names make practically
+/// impossible.
+fn rename_noreplace(
+    tmp: &TmpFile<'_>,
+    new_fd: BorrowedFd<'_>,
+    new_name: &str,
+    new_path: &Path,
+) -> Result<bool, Error> {
+    let target = new_path.join(new_name);
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::fcntl::{RenameFlags, renameat2};
+        match renameat2(
+            tmp.dir,
+            tmp.name.as_str(),
+            new_fd,
+            new_name,
+            RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => return Ok(true),
+            Err(Errno::EEXIST) => return Ok(false),
+            Err(Errno::EINVAL | Errno::ENOSYS) => {}
+            Err(errno) => return Err(errno_err("rename", &target)(errno)),
+        }
+    }
+    if stat_at(new_fd, new_name, &target)?.is_some() {
+        return Ok(false);
+    }
+    nix::fcntl::renameat(tmp.dir, tmp.name.as_str(), new_fd, new_name)
+        .map_err(errno_err("rename", &target))?;
+    Ok(true)
+}

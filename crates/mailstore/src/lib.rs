@@ -1,0 +1,120 @@
+//! # mailstore: Maildir++ mail storage
+//!
+//! Where delivered mail lives (DESIGN.md §6). The local delivery agent
+//! writes through this crate; pop3d and imapd will read through it (UIDs,
+//! flags, the envelope cache are to come, as `Maildir` methods and
+//! modules beside `deliver`). Everything is blocking std I/O: async
+//! callers use `spawn_blocking`.
+//!
+//! ## What it provides
+//!
+//! * [`Maildir`]: one Maildir, a mailbox root or a Maildir++ folder
+//!   ([`Maildir::folder`]: `.Name` directories, `.` as hierarchy
+//!   separator, a `maildirfolder` marker file). [`Maildir::ensure`]
+//!   creates `cur/ new/ tmp/` (and missing parents) with a mode and, for
+//!   a caller running as root, an owner.
+//! * [`Maildir::deliver`]: stores one message, as described below, and
+//!   returns [`Delivered`] (its path and both sizes).
+//! * [`Maildir::usage`] and [`DeliverOptions`]: per-mailbox quota by
+//!   bytes and message count, from the sizes in file names (no
+//!   `maildirsize` cache yet; see the `quota` module's XXX).
+//! * [`Maildir::clean_tmp`]: removes what dead deliveries left in `tmp/`.
+//! * [`mbox::append`]: appends to an mbox file for `/file` alias targets,
+//!   locked, mboxrd-quoted, all or nothing.
+//!
+//! ## The delivery protocol, and why it is crash safe
+//!
+//! As the Maildir specification describes it (cr.yp.to/proto/maildir.html):
+//!
+//! 1. Create `tmp/UNIQUE` with `O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600.
+//!    `UNIQUE` is `SECONDS.M<micros>P<pid>Q<counter>R<64 random bits in
+//!    hex>.HOST`, with `/` in the host name written `\057` and `:`
+//!    written `\072` (also `,` as `\054`, and any other unsafe byte in
+//!    octal likewise).
+//! 2. Write the caller's prefix (`Return-Path:`, `Delivered-To:`) and the
+//!    message, turning CRLF into LF: Maildir files hold Unix line endings,
+//!    as Dovecot and mutt expect, while the queue holds CRLF.
+//! 3. fsync the file.
+//! 4. link(2) it to `new/UNIQUE,S=SIZE,W=WIRESIZE`: `S` is the file's size
+//!    as stored, `W` its size with CRLF line endings (what IMAP
+//!    RFC822.SIZE and POP3 report), both in Dovecot's format, so readers
+//!    never need to stat or read the file for sizes. link never replaces
+//!    an existing name; on file systems without hard links,
+//!    rename(RENAME_NOREPLACE) is used instead.
+//! 5. fsync `new/`, then unlink `tmp/UNIQUE`.
+//!
+//! Only after step 5's fsync does `deliver` return success, and only then
+//! may the queue mark the recipient done. A crash before the link leaves
+//! at most a file in `tmp/`, which no reader treats as mail (and
+//! `clean_tmp` removes after 36 hours); the queue still holds the message
+//! and delivers it again. A crash after the fsync of `new/` leaves the
+//! message delivered (and maybe a stale tmp name): the queue may not have
+//! recorded it, so that one delivery can repeat (at-least-once, DESIGN
+//! §3). Readers see a message whole or not at all, because its name
+//! appears in `new/` only after its content is on disk. On any error the
+//! tmp file is removed (a guard does it on every path, including a
+//! panicking reader), and if fsyncing `new/` fails the new name is removed
+//! too, so an error never leaves a copy that the retry would duplicate.
+//!
+//! No step takes a lock and every name is unique across hosts, so several
+//! hosts may deliver into one store on a shared file system (DESIGN §9).
+//!
+//! ## Security
+//!
+//! In system-user mode the delivery agent works in directories the
+//! recipient controls, who may plant symbolic links there to redirect a
+//! privileged write (DESIGN §2). So this crate never follows a symlink at
+//! or below a Maildir's root: the root is opened with `O_NOFOLLOW`, and
+//! everything below it (`tmp/`, `new/`, folders, the message file) is
+//! reached with `openat`/`linkat`/`mkdirat` relative to an opened
+//! directory, each step with `O_NOFOLLOW`; a link is [`Error::Symlink`].
+//! Directories [`Maildir::ensure`] creates are chowned and chmodded
+//! through their descriptors, and with an owner given every existing
+//! Maildir directory must be owned by that uid ([`Error::WrongOwner`]).
+//! Components above the root (the virtual mailbox base, a home directory)
+//! are the caller's and are followed. The safest arrangement, and the one
+//! DESIGN §2 prescribes, is still to deliver in a child running as the
+//! recipient; `ensure` with an owner is for a caller that must create the
+//! Maildir as root. Message files are created 0600. mbox appends refuse
+//! symlinks, non-regular files and files with several hard links.
+//!
+//! Nothing here parses the message; a hostile message can only be long.
+//! Callers bound its size (`message_size_limit`) before it is queued.
+//!
+//! ## Errors
+//!
+//! [`Error`] names the path involved. [`Error::is_temporary`] sorts them
+//! for DSNs: temporary (4.x.x, keep the mail) for disk full (ENOSPC,
+//! EDQUOT), I/O errors (EIO), permissions (EACCES, EPERM), a read-only
+//! file system, a lock held too long, a failing message reader, a wrong
+//! owner, and unknown errnos; permanent (5.x.x) for a path that is not a
+//! directory (or not a regular file for mbox), a symbolic link, several
+//! hard links, an invalid path or folder name. [`Error::OverQuota`] is its
+//! own variant: the caller's configuration decides whether it defers or
+//! bounces.
+//!
+//! ## Configuration
+//!
+//! None read here: callers pass paths, owners, modes and quotas
+//! (`virtual_mailbox_base`, `home_mailbox`, `mailbox_size_limit`).
+
+mod deliver;
+mod error;
+mod fsutil;
+mod lineend;
+mod maildir;
+pub mod mbox;
+mod name;
+mod quota;
+
+pub use deliver::{DeliverOptions, Delivered};
+pub use error::Error;
+pub use maildir::{DEFAULT_MODE, Maildir, STALE_TMP_AGE};
+pub use nix::unistd::{Gid, Uid};
+pub use quota::{QuotaLimit, Usage};
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests;
