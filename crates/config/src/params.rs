@@ -432,6 +432,37 @@ define_parameters! {
     /// rest of a longer one is treated as body.
     header_size_limit: Size = "102400";
 
+    /// The most deliveries the queue manager runs at once per transport.
+    default_destination_concurrency_limit: U32 = "20";
+
+    /// A message with more `Received:` (and `Delivered-To:`) headers than this
+    /// is bounced as a mail loop (5.4.6).
+    hopcount_limit: U32 = "50";
+
+    /// The most bytes of the original message a bounce carries.
+    bounce_size_limit: Size = "50000";
+
+    /// The local part of the sender of double bounces (postmaster notices);
+    /// mail from it that fails is discarded, never bounced again.
+    double_bounce_sender: String = "double-bounce";
+
+    /// Where undeliverable bounces go.
+    bounce_notice_recipient: String = "postmaster";
+
+    /// The largest mailbox (Maildir) in bytes; 0 means no limit.
+    mailbox_size_limit: Size = "51200000";
+
+    /// Over quota is a temporary failure (the message waits) when yes, a
+    /// permanent one (it bounces) when no.
+    mailbox_quota_temporary: Bool = "yes";
+
+    /// The user `|command` and `/file` alias deliveries run as, when local
+    /// runs as root.
+    default_privs: String = "nobody";
+
+    /// How long a `|command` alias delivery may run.
+    command_time_limit: Duration(Seconds) = "1000s";
+
     /// TLS for outbound SMTP: `none`, `may` (opportunistic), `encrypt`,
     /// `verify` or `secure` (certificate checked against the MX name).
     smtp_tls_security_level: String = "may";

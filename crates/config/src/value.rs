@@ -81,11 +81,22 @@ pub fn parse_path(text: &str) -> Result<PathBuf, String> {
         return Err("empty value; an absolute path is required".to_owned());
     }
     let path = PathBuf::from(text);
-    if path.is_absolute() {
-        Ok(path)
-    } else {
-        Err(format!("{text:?} is not an absolute path"))
+    if !path.is_absolute() {
+        return Err(format!("{text:?} is not an absolute path"));
     }
+    // `$config_directory/../run` is written for convenience; programs get the plain
+    // path, since code that guards against `..` (the mail store) must not see one.
+    let mut clean = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    Ok(clean)
 }
 
 /// An absolute path, or empty for "not set".
@@ -94,6 +105,25 @@ pub fn parse_optional_path(text: &str) -> Result<Option<PathBuf>, String> {
         Ok(None)
     } else {
         parse_path(text).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_made_plain() {
+        let cases = [
+            ("/etc/postern/../run/spool", "/etc/run/spool"),
+            ("/a/./b/", "/a/b"),
+            ("/..", "/"),
+            ("/var/spool/postern", "/var/spool/postern"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_path(input).unwrap(), PathBuf::from(want), "{input}");
+        }
+        assert!(parse_path("run/spool").is_err());
     }
 }
 
