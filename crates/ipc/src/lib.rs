@@ -74,8 +74,10 @@ pub mod codec;
 mod connection;
 pub mod control;
 mod cred;
+pub mod deliver;
 mod error;
 pub mod names;
+pub mod qmgr;
 
 pub use connection::{Channel, Connection, HELLO_MAX_FRAME, Hello, connect_unix};
 pub use cred::{PeerCred, peer_credentials};

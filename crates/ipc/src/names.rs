@@ -22,6 +22,9 @@ pub const QMGR: &str = "qmgr";
 /// Socket of the queue manager.
 pub const QMGR_SOCKET: &str = "private/qmgr";
 
+/// The local delivery agent's socket, relative to the queue directory.
+pub const LOCAL_SOCKET: &str = "private/local";
+
 /// Channel name of the maildrop pickup trigger.
 pub const PICKUP: &str = "pickup";
 

@@ -179,6 +179,99 @@ pub fn queued(id: &QueueId, sender: &str, size: u64, nrcpt: usize) {
     );
 }
 
+/// `ID: from=<SENDER>, size=N, nrcpt=N (queue active)`: qmgr took the message.
+pub fn queue_active(id: &QueueId, sender: &str, size: u64, nrcpt: usize) {
+    info!(
+        "{id}: from=<{}>, size={size}, nrcpt={nrcpt} (queue active)",
+        Clean(sender)
+    );
+}
+
+/// `ID: removed`: every recipient is done and the queue file is gone.
+pub fn removed(id: &QueueId) {
+    info!("{id}: removed");
+}
+
+/// `ID: from=<SENDER>, status=expired, returned to sender`.
+pub fn expired(id: &QueueId, sender: &str) {
+    info!(
+        "{id}: from=<{}>, status=expired, returned to sender",
+        Clean(sender)
+    );
+}
+
+/// `ID: sender non-delivery notification: NEWID` (and delay / success notices).
+pub fn notification(id: &QueueId, what: &str, new_id: &QueueId) {
+    info!("{id}: sender {what} notification: {new_id}");
+}
+
+/// How a delivery attempt ended, for the `status=` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// `status=sent`.
+    Sent,
+    /// `status=deferred`.
+    Deferred,
+    /// `status=bounced`.
+    Bounced,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Sent => "sent",
+            Status::Deferred => "deferred",
+            Status::Bounced => "bounced",
+        })
+    }
+}
+
+/// The timing of a delivery: total delay since arrival and Postfix's four parts
+/// (before the queue manager, in it, connection setup, transmission), in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Delays {
+    /// Since arrival.
+    pub total: f64,
+    /// The four parts.
+    pub parts: [f64; 4],
+}
+
+fn seconds(value: f64) -> String {
+    if value < 0.005 {
+        "0".to_owned()
+    } else if value < 10.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// One recipient's delivery line:
+/// `ID: to=<RCPT>, relay=R, delay=D, delays=a/b/c/d, dsn=X.Y.Z, status=S (TEXT)`.
+pub fn delivery(
+    id: &QueueId,
+    to: &str,
+    relay: &str,
+    delays: &Delays,
+    dsn: &str,
+    status: Status,
+    text: &str,
+) {
+    let [a, b, c, d] = delays.parts;
+    info!(
+        "{id}: to=<{}>, relay={}, delay={}, delays={}/{}/{}/{}, dsn={}, status={status} ({})",
+        Clean(to),
+        Clean(relay),
+        seconds(delays.total),
+        seconds(a),
+        seconds(b),
+        seconds(c),
+        seconds(d),
+        Clean(dsn),
+        Clean(text)
+    );
+}
+
 /// One parsed log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -324,6 +417,37 @@ mod tests {
                 method: "PLAIN",
                 username: "alice@example.org",
             }),
+        );
+    }
+
+    #[test]
+    fn queue_manager_and_delivery_lines() {
+        let id = QueueId::new();
+        let lines = capture(|| {
+            queue_active(&id, "a@example.org", 1841, 1);
+            delivery(
+                &id,
+                "b@example.net",
+                "local",
+                &Delays {
+                    total: 0.0234,
+                    parts: [0.01, 0.0, 0.0, 0.0134],
+                },
+                "2.0.0",
+                Status::Sent,
+                "delivered to maildir",
+            );
+            removed(&id);
+        });
+        assert_eq!(
+            lines,
+            vec![
+                format!("{id}: from=<a@example.org>, size=1841, nrcpt=1 (queue active)"),
+                format!(
+                    "{id}: to=<b@example.net>, relay=local, delay=0.02, delays=0.01/0/0/0.01, dsn=2.0.0, status=sent (delivered to maildir)"
+                ),
+                format!("{id}: removed"),
+            ]
         );
     }
 

@@ -48,6 +48,7 @@ pub use args::Args;
 pub use conn::{Conn, Peer, Stream};
 pub use run::{Context, Service, run};
 pub use tokio_util::sync::CancellationToken;
+pub use tokio_util::task::TaskTracker;
 
 /// Exit codes from `sysexits.h`, as Postfix uses them.
 pub mod exit {

@@ -52,6 +52,13 @@ pub trait Service: Sized + Send + Sync + 'static {
         conn: Conn,
         shutdown: CancellationToken,
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// Work that is not a connection (qmgr's scheduler): runs from start until
+    /// `shutdown` is cancelled, and is waited for, like the sessions, on SIGTERM.
+    fn background(self: Arc<Self>, shutdown: CancellationToken) -> impl Future<Output = ()> + Send {
+        let _ = (self, shutdown);
+        async {}
+    }
 }
 
 /// A start-up failure: the exit code and the error to log as fatal.
@@ -173,6 +180,7 @@ async fn serve_all<S: Service>(
     let service = Arc::new(S::start(&ctx, prepared).await.or_fatal(exit::SOFTWARE)?);
     let shutdown = CancellationToken::new();
     let sessions = TaskTracker::new();
+    sessions.spawn(service.clone().background(shutdown.clone()));
     for listener in listeners {
         let accept = accept_loop(
             listener,
@@ -196,7 +204,7 @@ async fn serve_all<S: Service>(
     let grace = ctx.params.daemon_shutdown_timeout;
     if tokio::time::timeout(grace, sessions.wait()).await.is_err() {
         warn!(
-            "{} sessions still open {}s after SIGTERM: exiting",
+            "{} sessions or tasks still running {}s after SIGTERM: exiting",
             sessions.len(),
             grace.as_secs()
         );
