@@ -116,6 +116,7 @@ fn run(args: Args, sink: LogSink) -> Result<(), Fatal> {
         .create_dirs(owner.as_ref().map(|u| (u.uid, u.gid)))
         .with_context(|| format!("queue_directory {}", params.queue_directory.display()))
         .map_err(fatal(exit::OSERR))?;
+    ensure_mailbox_base(&params, owner.as_ref()).map_err(fatal(exit::OSERR))?;
     let pid_path = params.queue_directory.join("pid").join("master.pid");
     let pidfile = PidFile::acquire(&pid_path).map_err(fatal(exit::TEMPFAIL))?;
     // Detach from the terminal's session when started in the background; in a shell's
@@ -156,6 +157,24 @@ fn ensure_certificate(params: &config::Params) -> anyhow::Result<()> {
             tls::self_signed_path(&params.queue_directory).display()
         );
     }
+    Ok(())
+}
+
+/// Creates `virtual_mailbox_base` for mail_owner when it is missing, so local can
+/// create the virtual users' Maildirs inside it without root.
+fn ensure_mailbox_base(params: &config::Params, owner: Option<&User>) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let base = &params.virtual_mailbox_base;
+    if params.virtual_mailbox_domains.is_empty() || base.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(base).with_context(|| format!("create {}", base.display()))?;
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o750))?;
+    if let Some(owner) = owner {
+        nix::unistd::chown(base, Some(owner.uid), Some(owner.gid))
+            .with_context(|| format!("chown {}", base.display()))?;
+    }
+    info!("created virtual_mailbox_base {}", base.display());
     Ok(())
 }
 

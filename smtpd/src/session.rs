@@ -819,6 +819,7 @@ impl<'a> Session<'a> {
                     maillog::message_id(&id, message_id);
                 }
                 maillog::queued(&id, &sender, size, nrcpt);
+                nudge_qmgr(self.shared.spool.root());
                 self.respond(Reply::queued(id)).await
             }
             Err(e) => {
@@ -973,6 +974,23 @@ impl<'a> Session<'a> {
             }
         }
     }
+}
+
+/// Tells qmgr there is new mail, without waiting for it. A lost nudge only delays
+/// delivery until qmgr's next timed scan.
+fn nudge_qmgr(queue_directory: &std::path::Path) {
+    let socket = queue_directory.join(ipc::names::QMGR_SOCKET);
+    tokio::spawn(async move {
+        let result = async {
+            let mut conn =
+                ipc::connect_unix::<ipc::qmgr::Qmgr>(&socket, Duration::from_secs(5)).await?;
+            conn.call(&ipc::qmgr::Request::Nudge).await
+        }
+        .await;
+        if let Err(e) = result {
+            debug!("nudge qmgr: {e}");
+        }
+    });
 }
 
 fn is_localhost(ip: IpAddr) -> bool {

@@ -2,6 +2,7 @@
 //! through `testkit` and checks what a client or an admin would see.
 
 mod cli;
+mod delivery;
 mod master;
 mod smtpd;
 mod support;

@@ -309,6 +309,38 @@ impl Instance {
         }
     }
 
+    /// Asks qmgr to retry every deferred message now.
+    pub fn flush(&self) -> anyhow::Result<()> {
+        let path = self.queue_dir.join(ipc::names::QMGR_SOCKET);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let mut conn =
+                ipc::connect_unix::<ipc::qmgr::Qmgr>(&path, Duration::from_secs(5)).await?;
+            conn.call(&ipc::qmgr::Request::Flush).await
+        })?;
+        Ok(())
+    }
+
+    /// The files in queue directory `queue` (`incoming`, `active`, `deferred`, ...).
+    pub fn queue_files(&self, queue: &str) -> Vec<String> {
+        std::fs::read_dir(self.queue_dir.join(queue))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// True when no message is queued (incoming, active, deferred all empty).
+    pub fn queue_is_empty(&self) -> bool {
+        ["incoming", "active", "deferred"]
+            .iter()
+            .all(|q| self.queue_files(q).is_empty())
+    }
+
     /// Polls master's status until `check` accepts it.
     pub fn wait_status<T>(
         &self,

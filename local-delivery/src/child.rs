@@ -1,0 +1,224 @@
+//! Deliveries that run as another user: this program again, started with
+//! `--deliver`, already switched to the recipient's uid and gid by the parent (which
+//! is root), reading the message on standard input and writing one result line.
+//!
+//! The same [`perform`] runs in-process when the recipient is the agent's own user.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ipc::deliver::Outcome;
+use mailstore::{DeliverOptions, Maildir};
+
+use crate::agent::{Ids, Message, Settings};
+
+/// The first argument that selects the child mode.
+pub const FLAG: &str = "--deliver";
+
+/// One write into a user's storage.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// Deliver into this Maildir, within this quota.
+    Maildir { path: PathBuf, quota: Option<u64> },
+    /// Append to this mbox file.
+    Mbox {
+        path: PathBuf,
+        sender: String,
+        arrival: SystemTime,
+    },
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Result {
+    Delivered(String),
+    Temporary(String),
+    Permanent(String),
+    OverQuota(String),
+}
+
+impl Result {
+    /// The outcome reported to qmgr.
+    pub fn into_outcome(self, settings: &Settings) -> Outcome {
+        match self {
+            Result::Delivered(text) => Outcome::Sent {
+                relay: "local".into(),
+                text,
+            },
+            Result::Temporary(text) => Outcome::Deferred {
+                status: "4.3.0".into(),
+                text,
+            },
+            Result::Permanent(text) => Outcome::Failed {
+                status: "5.2.0".into(),
+                text,
+            },
+            Result::OverQuota(text) if settings.quota_temporary => Outcome::Deferred {
+                status: "4.2.2".into(),
+                text,
+            },
+            Result::OverQuota(text) => Outcome::Failed {
+                status: "5.2.2".into(),
+                text,
+            },
+        }
+    }
+
+    fn to_line(&self) -> String {
+        let (word, text) = match self {
+            Result::Delivered(t) => ("ok", t),
+            Result::Temporary(t) => ("temporary", t),
+            Result::Permanent(t) => ("permanent", t),
+            Result::OverQuota(t) => ("quota", t),
+        };
+        format!("{word} {}\n", text.replace('\n', " "))
+    }
+
+    fn from_line(line: &str) -> Self {
+        let (word, text) = line
+            .trim_end()
+            .split_once(' ')
+            .unwrap_or((line.trim_end(), ""));
+        let text = text.to_owned();
+        match word {
+            "ok" => Result::Delivered(text),
+            "permanent" => Result::Permanent(text),
+            "quota" => Result::OverQuota(text),
+            "temporary" => Result::Temporary(text),
+            _ => Result::Temporary(format!("delivery process said {line:?}")),
+        }
+    }
+}
+
+fn from_store(e: &mailstore::Error) -> Result {
+    if e.is_over_quota() {
+        Result::OverQuota(format!("mailbox full: {e}"))
+    } else if e.is_temporary() {
+        Result::Temporary(format!("maildir delivery failed: {e}"))
+    } else {
+        Result::Permanent(format!("maildir delivery failed: {e}"))
+    }
+}
+
+/// Does `job` here, as the current user, reading the message (with its prefix lines)
+/// from `input`.
+pub fn perform(job: &Job, input: &mut dyn Read) -> Result {
+    match job {
+        Job::Maildir { path, quota } => {
+            let maildir = Maildir::new(path);
+            if let Err(e) = maildir.ensure(None, 0o700) {
+                return from_store(&e);
+            }
+            let options = DeliverOptions {
+                quota_bytes: *quota,
+                quota_messages: None,
+            };
+            match maildir.deliver(input, b"", &options) {
+                Ok(_) => Result::Delivered("delivered to maildir".into()),
+                Err(e) => from_store(&e),
+            }
+        }
+        Job::Mbox {
+            path,
+            sender,
+            arrival,
+        } => match mailstore::mbox::append(path, sender, *arrival, input) {
+            Ok(()) => Result::Delivered(format!("delivered to file: {}", path.display())),
+            Err(e) if e.is_temporary() => Result::Temporary(format!("cannot append to file: {e}")),
+            Err(e) => Result::Permanent(format!("cannot append to file: {e}")),
+        },
+    }
+}
+
+/// Runs `job` in a child process switched to `ids` (the caller is root).
+pub fn spawn(job: &Job, ids: Ids, message: &Message, prefix: &[u8]) -> Result {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return Result::Temporary(format!("cannot find my own program: {e}")),
+    };
+    let mut command = Command::new(exe);
+    command.arg(FLAG);
+    match job {
+        Job::Maildir { path, quota } => {
+            command
+                .arg("maildir")
+                .arg(path)
+                .arg(quota.map_or_else(|| "-".to_owned(), |q| q.to_string()));
+        }
+        Job::Mbox {
+            path,
+            sender,
+            arrival,
+        } => {
+            let secs = arrival
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            command
+                .arg("mbox")
+                .arg(path)
+                .arg(sender)
+                .arg(secs.to_string());
+        }
+    }
+    command
+        .uid(ids.uid)
+        .gid(ids.gid)
+        .env_clear()
+        .current_dir("/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return Result::Temporary(format!("cannot start delivery as uid {}: {e}", ids.uid));
+        }
+    };
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            if let Some(mut stdin) = stdin {
+                let mut input = prefix.chain(message.file.message());
+                let _ = std::io::copy(&mut input, &mut stdin);
+            }
+        });
+        let mut line = String::new();
+        if let Some(stdout) = stdout {
+            let _ = BufReader::new(stdout.take(4096)).read_line(&mut line);
+        }
+        let _ = child.wait();
+        if line.is_empty() {
+            Result::Temporary("delivery process ended without a result".into())
+        } else {
+            Result::from_line(&line)
+        }
+    })
+}
+
+/// The child side: `local --deliver maildir PATH QUOTA|-` or
+/// `local --deliver mbox PATH SENDER ARRIVAL`.
+pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let job = match args.as_slice() {
+        [kind, path, quota] if kind == "maildir" => Job::Maildir {
+            path: PathBuf::from(path),
+            quota: quota.parse().ok(),
+        },
+        [kind, path, sender, arrival] if kind == "mbox" => Job::Mbox {
+            path: PathBuf::from(path),
+            sender: sender.clone(),
+            arrival: UNIX_EPOCH + Duration::from_secs(arrival.parse().unwrap_or(0)),
+        },
+        _ => return ExitCode::from(service::exit::USAGE),
+    };
+    let result = perform(&job, &mut std::io::stdin().lock());
+    let mut stdout = std::io::stdout().lock();
+    if stdout.write_all(result.to_line().as_bytes()).is_err() {
+        return ExitCode::from(service::exit::IOERR);
+    }
+    ExitCode::SUCCESS
+}

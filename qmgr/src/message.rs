@@ -1,0 +1,410 @@
+//! One message's trip through the queue manager: from `active/` to delivered,
+//! deferred or returned.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use ipc::deliver::{Deliver, Outcome, Recipient as DeliverRecipient, Reply, Request};
+use maillog::{Delays, Status};
+use spool::{Queue, QueueFile, QueueId, RecipientState};
+use tracing::{error, info, warn};
+
+use crate::bounce;
+use crate::route::{self, Transport};
+use crate::scheduler::Scheduler;
+
+/// How long to wait for a delivery agent to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most header bytes read to count hops.
+const HEADER_SCAN_LIMIT: u64 = 1024 * 1024;
+
+/// A permanent failure of one recipient, for the bounce.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub index: u32,
+    pub status: String,
+    pub text: String,
+}
+
+/// Runs one message in `active/` to its next state. Errors leave it for a retry.
+pub async fn process(scheduler: &Scheduler, id: QueueId) {
+    if let Err(e) = run(scheduler, id).await {
+        error!("{id}: {e:#}; will try again");
+        let spool = scheduler.spool.clone();
+        let retry = SystemTime::now() + scheduler.settings.minimal_backoff;
+        let moved = tokio::task::spawn_blocking(move || {
+            spool.set_next_attempt(Queue::Active, &id, retry)?;
+            spool.move_to(&id, Queue::Active, Queue::Deferred)
+        })
+        .await;
+        if let Ok(Err(e)) = moved {
+            error!("{id}: cannot move to deferred/: {e}");
+        }
+    }
+}
+
+/// Runs a blocking operation on the queue file and gives the file back.
+async fn with_file<T: Send + 'static>(
+    file: QueueFile,
+    op: impl FnOnce(&mut QueueFile) -> T + Send + 'static,
+) -> anyhow::Result<(QueueFile, T)> {
+    let mut file = file;
+    Ok(tokio::task::spawn_blocking(move || {
+        let result = op(&mut file);
+        (file, result)
+    })
+    .await?)
+}
+
+async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
+    let settings = &scheduler.settings;
+    let spool = scheduler.spool.clone();
+    let opened = tokio::task::spawn_blocking(move || spool.open(Queue::Active, &id)).await?;
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.is_damaged() => {
+            let spool = scheduler.spool.clone();
+            let reason = e.to_string();
+            tokio::task::spawn_blocking(move || spool.quarantine(Queue::Active, &id, &reason))
+                .await??;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(torn) = file.torn_tail() {
+        warn!(
+            "{id}: ignoring a torn update record at offset {}",
+            torn.offset
+        );
+    }
+    let envelope = file.envelope().clone();
+    let started = SystemTime::now();
+    let pending: Vec<u32> = file.pending().collect();
+    maillog::queue_active(&id, &envelope.sender, file.message_size(), pending.len());
+
+    let mut failures = Vec::new();
+    let (mut file, hops) = with_file(file, count_hops).await?;
+    let age = started.duration_since(envelope.arrival).unwrap_or_default();
+    let lifetime = if envelope.sender.is_empty() {
+        settings.bounce_queue_lifetime
+    } else {
+        settings.maximal_queue_lifetime
+    };
+    let verdict = if hops.unwrap_or(0) > u64::from(settings.hopcount_limit) {
+        Some(("5.4.6", "too many hops: mail forwarding loop".to_owned()))
+    } else if age > lifetime {
+        maillog::expired(&id, &envelope.sender);
+        Some(("5.4.7", "delivery time expired".to_owned()))
+    } else {
+        None
+    };
+
+    if let Some((status, why)) = verdict {
+        for index in pending {
+            let text = match file.state(index) {
+                Some(RecipientState::Deferred(reason)) => format!("{why}; last error: {reason}"),
+                _ => why.clone(),
+            };
+            let address = recipient_address(&file, index);
+            let (f, result) = {
+                let (status, text) = (status.to_owned(), text.clone());
+                with_file(file, move |f| f.mark_failed(index, &status, &text)).await?
+            };
+            file = f;
+            result?;
+            log_outcome(
+                &id,
+                &address,
+                "none",
+                &envelope.arrival,
+                started,
+                status,
+                Status::Bounced,
+                &text,
+            );
+            failures.push(Failure {
+                index,
+                status: status.to_owned(),
+                text,
+            });
+        }
+    } else {
+        let accounts = scheduler.accounts.current();
+        let mut groups: BTreeMap<&'static str, (Transport, Vec<DeliverRecipient>)> =
+            BTreeMap::new();
+        for index in pending {
+            let address = recipient_address(&file, index);
+            let transport = route::transport(&accounts, &address);
+            groups
+                .entry(transport.name())
+                .or_insert_with(|| (transport, Vec::new()))
+                .1
+                .push(DeliverRecipient { index, address });
+        }
+        for (_, (transport, recipients)) in groups {
+            file = deliver_group(
+                scheduler,
+                id,
+                file,
+                transport,
+                recipients,
+                started,
+                &mut failures,
+            )
+            .await?;
+        }
+    }
+
+    if !failures.is_empty() {
+        file = bounce::notify_sender(scheduler, &id, file, &failures).await?;
+    }
+
+    let still_pending = file.pending().count();
+    drop(file);
+    let spool = scheduler.spool.clone();
+    if still_pending == 0 {
+        tokio::task::spawn_blocking(move || spool.remove(Queue::Active, &id)).await??;
+        maillog::removed(&id);
+    } else {
+        let backoff = age.clamp(settings.minimal_backoff, settings.maximal_backoff);
+        let next = SystemTime::now() + backoff;
+        tokio::task::spawn_blocking(move || {
+            spool.set_next_attempt(Queue::Active, &id, next)?;
+            spool.move_to(&id, Queue::Active, Queue::Deferred)
+        })
+        .await??;
+    }
+    Ok(())
+}
+
+fn recipient_address(file: &QueueFile, index: u32) -> String {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| file.envelope().recipients.get(i))
+        .map(|r| r.address.clone())
+        .unwrap_or_default()
+}
+
+/// Counts `Received:` and `Delivered-To:` headers (the hop count).
+fn count_hops(file: &mut QueueFile) -> std::io::Result<u64> {
+    let reader = BufReader::new(std::io::Read::take(file.message(), HEADER_SCAN_LIMIT));
+    let mut hops = 0;
+    for line in reader.split(b'\n') {
+        let line = line?;
+        if line == b"\r" || line.is_empty() {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if lower.starts_with(b"received:") || lower.starts_with(b"delivered-to:") {
+            hops += 1;
+        }
+    }
+    Ok(hops)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log_outcome(
+    id: &QueueId,
+    to: &str,
+    relay: &str,
+    arrival: &SystemTime,
+    started: SystemTime,
+    dsn: &str,
+    status: Status,
+    text: &str,
+) {
+    let now = SystemTime::now();
+    let total = now
+        .duration_since(*arrival)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let before = started
+        .duration_since(*arrival)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let during = now
+        .duration_since(started)
+        .unwrap_or_default()
+        .as_secs_f64();
+    maillog::delivery(
+        id,
+        to,
+        relay,
+        &Delays {
+            total,
+            parts: [before, during, 0.0, 0.0],
+        },
+        dsn,
+        status,
+        text,
+    );
+}
+
+/// Asks one delivery agent for one group of recipients and records each answer.
+async fn deliver_group(
+    scheduler: &Scheduler,
+    id: QueueId,
+    mut file: QueueFile,
+    transport: Transport,
+    recipients: Vec<DeliverRecipient>,
+    started: SystemTime,
+    failures: &mut Vec<Failure>,
+) -> anyhow::Result<QueueFile> {
+    let arrival = file.envelope().arrival;
+    let mut waiting: BTreeMap<u32, String> = recipients
+        .iter()
+        .map(|r| (r.index, r.address.clone()))
+        .collect();
+    let socket = scheduler.spool.root().join(transport.socket());
+    let agent = ask_agent(&socket, id, recipients, scheduler.settings.ipc_timeout).await;
+    let (mut replies, problem) = match agent {
+        Ok(replies) => (replies, None),
+        Err((replies, e)) => (replies, Some(e)),
+    };
+    for (index, outcome) in replies.drain(..) {
+        let Some(address) = waiting.remove(&index) else {
+            warn!(
+                "{id}: {} answered for recipient {index}, which it was not asked about",
+                transport.name()
+            );
+            continue;
+        };
+        file = record(scheduler, id, file, index, &address, outcome, failures).await?;
+    }
+    if let Some(problem) = problem {
+        // Everyone not answered: try again later.
+        let text = format!(
+            "delivery temporarily suspended: {} agent: {problem}",
+            transport.name()
+        );
+        for (index, address) in waiting {
+            let (f, result) = {
+                let text = text.clone();
+                with_file(file, move |f| f.mark_deferred(index, &text)).await?
+            };
+            file = f;
+            result?;
+            log_outcome(
+                &id,
+                &address,
+                "none",
+                &arrival,
+                started,
+                "4.3.0",
+                Status::Deferred,
+                &text,
+            );
+        }
+    }
+    Ok(file)
+}
+
+/// Every answer received (recipient index, outcome); on failure, those received
+/// before it and the reason.
+type Answers = Vec<(u32, Outcome)>;
+
+async fn ask_agent(
+    socket: &Path,
+    id: QueueId,
+    recipients: Vec<DeliverRecipient>,
+    timeout: Duration,
+) -> Result<Answers, (Answers, String)> {
+    let mut answers = Vec::new();
+    let mut conn = match ipc::connect_unix::<Deliver>(socket, CONNECT_TIMEOUT).await {
+        Ok(conn) => conn,
+        Err(e) => return Err((answers, e.to_string())),
+    };
+    conn.set_timeout(timeout);
+    let request = Request::Deliver {
+        queue_id: id.to_string(),
+        recipients,
+    };
+    if let Err(e) = conn.send_request(&request).await {
+        return Err((answers, e.to_string()));
+    }
+    loop {
+        match conn.recv_reply().await {
+            Ok(Reply::Recipient { index, outcome }) => answers.push((index, outcome)),
+            Ok(Reply::Done) => return Ok(answers),
+            Err(e) => return Err((answers, e.to_string())),
+        }
+    }
+}
+
+/// Records one recipient's result durably.
+async fn record(
+    scheduler: &Scheduler,
+    id: QueueId,
+    file: QueueFile,
+    index: u32,
+    address: &str,
+    outcome: Outcome,
+    failures: &mut Vec<Failure>,
+) -> anyhow::Result<QueueFile> {
+    match outcome {
+        Outcome::Sent { .. } => {
+            let (file, result) = with_file(file, move |f| f.mark_done(index)).await?;
+            result?;
+            Ok(file)
+        }
+        Outcome::Deferred { status, text } => {
+            let reason = format!("{status} {text}");
+            let (file, result) = with_file(file, move |f| f.mark_deferred(index, &reason)).await?;
+            result?;
+            Ok(file)
+        }
+        Outcome::Failed { status, text } => {
+            let (file, result) = {
+                let (status, text) = (status.clone(), text.clone());
+                with_file(file, move |f| f.mark_failed(index, &status, &text)).await?
+            };
+            result?;
+            failures.push(Failure {
+                index,
+                status,
+                text,
+            });
+            Ok(file)
+        }
+        Outcome::Forward { addresses, .. } => {
+            let envelope = file.envelope().clone();
+            let (file, forwarded) = with_file(file, {
+                let spool = scheduler.spool.clone();
+                move |f| forward(&spool, f, &envelope, &addresses)
+            })
+            .await?;
+            let new_id = forwarded?;
+            info!("{id}: forwarded <{address}> as {new_id}");
+            let (file, result) = with_file(file, move |f| f.mark_done(index)).await?;
+            result?;
+            scheduler.nudge();
+            Ok(file)
+        }
+    }
+}
+
+/// Queues a copy of the message for `addresses`, with the original sender.
+fn forward(
+    spool: &spool::Spool,
+    file: &mut QueueFile,
+    original: &spool::Envelope,
+    addresses: &[String],
+) -> anyhow::Result<QueueId> {
+    let envelope = spool::Envelope {
+        recipients: addresses
+            .iter()
+            .map(|address| spool::Recipient {
+                address: address.clone(),
+                orcpt: None,
+                notify: spool::DsnNotify::default(),
+            })
+            .collect(),
+        arrival: SystemTime::now(),
+        ..original.clone()
+    };
+    let mut writer = spool.create(&envelope)?;
+    std::io::copy(&mut file.message(), &mut writer)?;
+    Ok(writer.commit()?)
+}

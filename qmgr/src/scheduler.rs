@@ -1,0 +1,227 @@
+//! When messages are taken from the queues, and how many at once.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use service::TaskTracker;
+use spool::{Queue, QueueId, Spool};
+use tokio::sync::{Notify, Semaphore};
+use tracing::{error, info, warn};
+
+use crate::message;
+
+/// What the scheduler and the message pipeline need from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub queue_run_delay: Duration,
+    pub minimal_backoff: Duration,
+    pub maximal_backoff: Duration,
+    pub maximal_queue_lifetime: Duration,
+    pub bounce_queue_lifetime: Duration,
+    pub hopcount_limit: u32,
+    pub bounce_size_limit: u64,
+    pub myhostname: String,
+    pub double_bounce_sender: String,
+    pub bounce_notice_recipient: String,
+    pub ipc_timeout: Duration,
+}
+
+/// The queue manager's shared state.
+pub struct Scheduler {
+    pub spool: Arc<Spool>,
+    pub accounts: accounts::Directory,
+    pub settings: Settings,
+    wake: Notify,
+    flush: AtomicBool,
+    slots: Arc<Semaphore>,
+    in_flight: Mutex<HashSet<QueueId>>,
+}
+
+impl Scheduler {
+    /// Reads the parameters and opens the accounts.
+    pub fn new(params: &config::Params) -> anyhow::Result<Self> {
+        let concurrency =
+            usize::try_from(params.default_destination_concurrency_limit.max(1)).unwrap_or(20);
+        Ok(Scheduler {
+            spool: Arc::new(Spool::new(&params.queue_directory)),
+            accounts: accounts::Directory::open(params)?,
+            settings: Settings {
+                queue_run_delay: params.queue_run_delay.max(Duration::from_secs(1)),
+                minimal_backoff: params.minimal_backoff_time,
+                maximal_backoff: params.maximal_backoff_time.max(params.minimal_backoff_time),
+                maximal_queue_lifetime: params.maximal_queue_lifetime,
+                bounce_queue_lifetime: params.bounce_queue_lifetime,
+                hopcount_limit: params.hopcount_limit,
+                bounce_size_limit: params.bounce_size_limit,
+                myhostname: params.myhostname.clone(),
+                double_bounce_sender: params.double_bounce_sender.clone(),
+                bounce_notice_recipient: params.bounce_notice_recipient.clone(),
+                ipc_timeout: params.ipc_timeout,
+            },
+            wake: Notify::new(),
+            flush: AtomicBool::new(false),
+            slots: Arc::new(Semaphore::new(concurrency)),
+            in_flight: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// New mail arrived: scan `incoming/` now.
+    pub fn nudge(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Retry every deferred message now.
+    pub fn flush(&self) {
+        self.flush.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Runs until `shutdown`: recovers `active/`, then scans on nudges and timers.
+    pub async fn run(self: Arc<Self>, shutdown: service::CancellationToken) -> anyhow::Result<()> {
+        self.recover().await;
+        let tasks = TaskTracker::new();
+        loop {
+            let next = self.scan(&tasks, &shutdown).await;
+            let wait = next.unwrap_or(self.settings.queue_run_delay);
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        tasks.close();
+        tasks.wait().await;
+        Ok(())
+    }
+
+    /// Messages left in `active/` by a previous qmgr were in flight when it stopped:
+    /// they go back to `incoming/` to be delivered again (at least once).
+    async fn recover(&self) {
+        let spool = self.spool.clone();
+        let result = tokio::task::spawn_blocking(move || -> Result<usize, spool::Error> {
+            let ids = spool.list(Queue::Active)?;
+            for id in &ids {
+                spool.move_to(id, Queue::Active, Queue::Incoming)?;
+            }
+            Ok(ids.len())
+        })
+        .await;
+        match result {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => info!("{n} messages were in active/ after a restart: requeued"),
+            Ok(Err(e)) => error!("recover active/: {e}"),
+            Err(e) => error!("recover active/: {e}"),
+        }
+    }
+
+    /// Starts deliveries for `incoming/` and the due part of `deferred/`; returns
+    /// how long until the next deferred message is due.
+    async fn scan(
+        self: &Arc<Self>,
+        tasks: &TaskTracker,
+        shutdown: &service::CancellationToken,
+    ) -> Option<Duration> {
+        let flush = self.flush.swap(false, Ordering::SeqCst);
+        let spool = self.spool.clone();
+        let listing = tokio::task::spawn_blocking(move || -> Result<_, spool::Error> {
+            let incoming = spool.list(Queue::Incoming)?;
+            let mut deferred = Vec::new();
+            for id in spool.list(Queue::Deferred)? {
+                match spool.next_attempt(Queue::Deferred, &id) {
+                    Ok(when) => deferred.push((id, when)),
+                    // Gone meanwhile (a queue tool removed it).
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok((incoming, deferred))
+        })
+        .await;
+        let (incoming, deferred) = match listing {
+            Ok(Ok(listing)) => listing,
+            Ok(Err(e)) => {
+                error!("scan the queue: {e}");
+                return Some(Duration::from_secs(5));
+            }
+            Err(e) => {
+                error!("scan the queue: {e}");
+                return Some(Duration::from_secs(5));
+            }
+        };
+        let now = SystemTime::now();
+        let mut next: Option<Duration> = None;
+        let mut due = Vec::new();
+        for id in incoming {
+            due.push((id, Queue::Incoming));
+        }
+        for (id, when) in deferred {
+            if flush || when <= now {
+                due.push((id, Queue::Deferred));
+            } else if let Ok(wait) = when.duration_since(now) {
+                next = Some(next.map_or(wait, |n| n.min(wait)));
+            }
+        }
+        for (id, from) in due {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if !self.claim(id) {
+                continue;
+            }
+            let permit = tokio::select! {
+                permit = self.slots.clone().acquire_owned() => permit,
+                () = shutdown.cancelled() => {
+                    self.release(&id);
+                    break;
+                }
+            };
+            let Ok(permit) = permit else {
+                self.release(&id);
+                break;
+            };
+            let spool = self.spool.clone();
+            let moved =
+                tokio::task::spawn_blocking(move || spool.move_to(&id, from, Queue::Active)).await;
+            match moved {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if e.is_not_found() => {
+                    self.release(&id);
+                    continue;
+                }
+                Ok(Err(e)) => {
+                    warn!("{id}: move to active/: {e}");
+                    self.release(&id);
+                    continue;
+                }
+                Err(e) => {
+                    warn!("{id}: move to active/: {e}");
+                    self.release(&id);
+                    continue;
+                }
+            }
+            let scheduler = self.clone();
+            tasks.spawn(async move {
+                message::process(&scheduler, id).await;
+                scheduler.release(&id);
+                drop(permit);
+            });
+        }
+        next
+    }
+
+    fn claim(&self, id: QueueId) -> bool {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id)
+    }
+
+    fn release(&self, id: &QueueId) {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+}

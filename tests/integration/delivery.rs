@@ -1,0 +1,393 @@
+//! From SMTP to Maildir through qmgr and local: delivery, aliases, retries,
+//! bounces, expiry and crash safety.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use testkit::{Instance, SmtpClient, free_port, wait_until};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Site {
+    instance: Instance,
+    smtp: u16,
+    mail: PathBuf,
+}
+
+fn site(name: &str, extra: &[(&str, &str)], aliases: &str) -> Site {
+    let smtp = free_port().unwrap();
+    let mut builder = Instance::builder(name)
+        .main("mydestination", "mx.test.example, localhost")
+        .main("virtual_mailbox_domains", "example.org")
+        .main("virtual_mailbox_base", "$queue_directory/../mail")
+        .main("virtual_user_maps", "passwd-file:$config_directory/users")
+        .main("alias_maps", "hash:$config_directory/aliases")
+        .service(&format!("127.0.0.1:{smtp} inet n - n - - smtpd"))
+        .service("qmgr unix - - n - 1 qmgr")
+        .service("local unix - - n - - local");
+    for (name, value) in extra {
+        builder = builder.main(name, value);
+    }
+    let mut instance = builder.create().unwrap();
+    instance
+        .write_file(
+            "users",
+            "alice@example.org:{PLAIN}a\nbob@example.org:{PLAIN}b\ncarol@example.org:{PLAIN}c\n",
+        )
+        .unwrap();
+    instance.write_file("aliases", aliases).unwrap();
+    instance.start_master().unwrap();
+    instance.wait_ready().unwrap();
+    let mail = instance.queue_dir().parent().unwrap().join("mail");
+    Site {
+        instance,
+        smtp,
+        mail,
+    }
+}
+
+impl Site {
+    fn maildir(&self, user: &str) -> PathBuf {
+        self.mail.join("example.org").join(user)
+    }
+
+    /// The messages in a user's `new/`, as text.
+    fn messages(&self, user: &str) -> Vec<String> {
+        let dir = self.maildir(user).join("new");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+            .collect()
+    }
+
+    fn wait_messages(&self, user: &str, count: usize) -> Vec<String> {
+        wait_until(WAIT, &format!("{count} messages for {user}"), || {
+            let messages = self.messages(user);
+            (messages.len() >= count).then_some(messages)
+        })
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", self.instance.dump()))
+    }
+
+    fn wait_queue_empty(&self) {
+        wait_until(WAIT, "the queue to be empty", || {
+            self.instance.queue_is_empty().then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", self.instance.dump()));
+    }
+
+    fn send(&self, from: &str, to: &[&str], body: &str) -> String {
+        let mut c = SmtpClient::connect(self.smtp).unwrap();
+        c.send("EHLO client.example")
+            .unwrap()
+            .expect_code(250)
+            .unwrap();
+        c.send(&format!("MAIL FROM:<{from}>"))
+            .unwrap()
+            .expect_code(250)
+            .unwrap();
+        for rcpt in to {
+            c.send(&format!("RCPT TO:<{rcpt}>"))
+                .unwrap()
+                .expect_code(250)
+                .unwrap();
+        }
+        let reply = c.data(body).unwrap().expect_code(250).unwrap();
+        c.send("QUIT").unwrap();
+        reply.text().rsplit(' ').next().unwrap().to_owned()
+    }
+
+    fn pid_of(&self, command: &str) -> Option<u32> {
+        let status = self.instance.status().ok()?;
+        status
+            .services
+            .iter()
+            .find(|s| s.command == command)?
+            .processes
+            .first()
+            .map(|p| p.pid)
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn mail_reaches_each_mailbox_once_byte_exact() {
+    let site = site("deliver", &[], "");
+    let body = "Subject: hello\r\nMessage-ID: <e2e-1@remote.test>\r\n\r\nfirst line\r\n..dot line\r\nlast line\r\n";
+    let id = site.send(
+        "sender@remote.test",
+        &["alice@example.org", "Bob@Example.org"],
+        body,
+    );
+    for user in ["alice", "bob"] {
+        let messages = site.wait_messages(user, 1);
+        assert_eq!(messages.len(), 1);
+        let message = &messages[0];
+        let want_start = format!(
+            "Return-Path: <sender@remote.test>\nDelivered-To: {user}@example.org\nReceived: from client.example (localhost [127.0.0.1])\n"
+        );
+        assert!(message.starts_with(&want_start), "{message}");
+        assert!(
+            message.contains("Subject: hello\nMessage-ID: <e2e-1@remote.test>\n")
+                && message.ends_with("\n\nfirst line\n..dot line\nlast line\n"),
+            "{message}"
+        );
+        assert!(!message.contains('\r'));
+    }
+    site.wait_queue_empty();
+    let log = site.instance.log();
+    assert!(
+        log.contains(&format!("{id}: from=<sender@remote.test>, size=")),
+        "{log}"
+    );
+    assert!(log.contains("(queue active)"));
+    assert!(
+        log.contains(&format!(
+            "{id}: to=<alice@example.org>, relay=local, delay="
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains("dsn=2.0.0, status=sent (delivered to maildir)"),
+        "{log}"
+    );
+    site.instance
+        .wait_log(WAIT, &format!("{id}: removed"))
+        .unwrap();
+    // The file name carries the size, as Dovecot expects.
+    let name = std::fs::read_dir(site.maildir("alice").join("new"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    assert!(name.to_string_lossy().contains(",S="), "{name:?}");
+}
+
+#[test]
+fn aliases_expand_to_users_and_commands() {
+    let out = std::env::temp_dir().join(format!("postern-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    set_mode(&out, 0o777);
+    let file = out.join("piped");
+    let aliases = format!(
+        "team@example.org: alice@example.org, bob@example.org, alice@example.org\npipe@example.org: \"|cat > {}; echo $SENDER $RECIPIENT >> {}\"\n",
+        file.display(),
+        file.display()
+    );
+    let site = site("aliases", &[], &aliases);
+    site.send(
+        "boss@remote.test",
+        &["team@example.org", "pipe@example.org"],
+        "Subject: all hands\r\n\r\nmeeting\r\n",
+    );
+    assert_eq!(site.wait_messages("alice", 1).len(), 1);
+    assert_eq!(site.wait_messages("bob", 1).len(), 1);
+    site.wait_queue_empty();
+    assert_eq!(
+        site.messages("alice").len(),
+        1,
+        "duplicate target delivered once"
+    );
+    let piped = wait_until(WAIT, "the command's output", || {
+        std::fs::read_to_string(&file)
+            .ok()
+            .filter(|t| t.contains("pipe@example.org"))
+    })
+    .unwrap();
+    assert!(piped.contains("Subject: all hands\n"), "{piped}");
+    assert!(piped.contains("\n\nmeeting\n"), "{piped}");
+    assert!(
+        piped.contains("Delivered-To: pipe@example.org\n"),
+        "{piped}"
+    );
+    assert!(
+        piped.ends_with("boss@remote.test pipe@example.org\n"),
+        "{piped}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn undeliverable_alias_bounces_to_the_sender_as_a_dsn() {
+    let site = site(
+        "bounce",
+        &[],
+        "broken@example.org: :include:/nonexistent/list\n",
+    );
+    let id = site.send(
+        "carol@example.org",
+        &["broken@example.org"],
+        "Subject: to nowhere\r\nMessage-ID: <lost@example.org>\r\n\r\nhello\r\n",
+    );
+    let messages = site.wait_messages("carol", 1);
+    let dsn = &messages[0];
+    assert!(dsn.starts_with("Return-Path: <>\n"), "{dsn}");
+    assert!(
+        dsn.contains("Content-Type: multipart/report; report-type=delivery-status;"),
+        "{dsn}"
+    );
+    assert!(
+        dsn.contains("Content-Type: message/delivery-status"),
+        "{dsn}"
+    );
+    assert!(
+        dsn.contains("Final-Recipient: rfc822; broken@example.org"),
+        "{dsn}"
+    );
+    assert!(dsn.contains("Action: failed"), "{dsn}");
+    assert!(dsn.contains("Status: 5.1.1"), "{dsn}");
+    assert!(
+        dsn.contains("Subject: to nowhere"),
+        "the original comes back: {dsn}"
+    );
+    site.wait_queue_empty();
+    site.instance
+        .wait_log(WAIT, &format!("{id}: sender non-delivery notification:"))
+        .unwrap();
+    site.instance
+        .wait_log(WAIT, "to=<broken@example.org>, relay=local")
+        .unwrap();
+}
+
+#[test]
+fn temporary_failure_is_deferred_then_delivered_after_a_flush() {
+    let site = site("retry", &[], "");
+    // Make alice's mailbox exist, then unwritable.
+    site.send(
+        "a@remote.test",
+        &["alice@example.org"],
+        "Subject: one\r\n\r\n1\r\n",
+    );
+    site.wait_messages("alice", 1);
+    site.wait_queue_empty();
+    set_mode(&site.maildir("alice"), 0o000);
+    let id = site.send(
+        "a@remote.test",
+        &["alice@example.org"],
+        "Subject: two\r\n\r\n2\r\n",
+    );
+    site.instance
+        .wait_log(WAIT, &format!("{id}: to=<alice@example.org>, relay=local"))
+        .unwrap();
+    let line = site.instance.wait_log(WAIT, "status=deferred").unwrap();
+    assert!(line.contains("dsn=4."), "{line}");
+    wait_until(WAIT, "the message in deferred/", || {
+        (site.instance.queue_files("deferred") == vec![id.clone()]).then_some(())
+    })
+    .unwrap();
+
+    set_mode(&site.maildir("alice"), 0o700);
+    site.instance.flush().unwrap();
+    let messages = site.wait_messages("alice", 2);
+    assert!(messages.iter().any(|m| m.contains("Subject: two")));
+    site.wait_queue_empty();
+}
+
+#[test]
+fn expired_message_bounces() {
+    let site = site("expire", &[("maximal_queue_lifetime", "1s")], "");
+    site.send(
+        "x@remote.test",
+        &["alice@example.org"],
+        "Subject: first\r\n\r\n1\r\n",
+    );
+    site.wait_messages("alice", 1);
+    site.wait_queue_empty();
+    set_mode(&site.maildir("alice"), 0o000);
+    let id = site.send(
+        "bob@example.org",
+        &["alice@example.org"],
+        "Subject: doomed\r\n\r\nx\r\n",
+    );
+    wait_until(WAIT, "the message in deferred/", || {
+        (!site.instance.queue_files("deferred").is_empty()).then_some(())
+    })
+    .unwrap();
+    // Older than maximal_queue_lifetime at the next attempt.
+    wait_until(WAIT, "the message to expire", || {
+        site.instance.flush().ok()?;
+        site.instance
+            .log()
+            .contains(&format!(
+                "{id}: from=<bob@example.org>, status=expired, returned to sender"
+            ))
+            .then_some(())
+    })
+    .unwrap();
+    let messages = site.wait_messages("bob", 1);
+    assert!(messages[0].contains("Status: 5.4.7"), "{}", messages[0]);
+    assert!(messages[0].contains("Subject: doomed"), "{}", messages[0]);
+    set_mode(&site.maildir("alice"), 0o700);
+    site.wait_queue_empty();
+}
+
+#[test]
+fn killing_qmgr_and_local_loses_nothing() {
+    let site = site("crash", &[], "");
+    let total = 60;
+    let port = site.smtp;
+    let sender = std::thread::spawn(move || {
+        for n in 0..total {
+            let mut c = SmtpClient::connect(port).unwrap();
+            c.send("EHLO client.example").unwrap();
+            c.send("MAIL FROM:<load@remote.test>")
+                .unwrap()
+                .expect_code(250)
+                .unwrap();
+            c.send("RCPT TO:<alice@example.org>")
+                .unwrap()
+                .expect_code(250)
+                .unwrap();
+            c.data(&format!(
+                "Subject: load {n}\r\nX-Seq: {n}\r\n\r\nbody {n}\r\n"
+            ))
+            .unwrap()
+            .expect_code(250)
+            .unwrap();
+            c.send("QUIT").unwrap();
+        }
+    });
+    for round in 0..6 {
+        let command = if round % 2 == 0 { "qmgr" } else { "local" };
+        if let Ok(pid) = wait_until(WAIT, "a process to kill", || site.pid_of(command)) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        wait_until(WAIT, "its restart", || site.pid_of(command)).unwrap();
+        std::thread::sleep(Duration::from_millis(50 + 37 * round));
+    }
+    sender.join().unwrap();
+    // Deferred ones are retried now rather than after minimal_backoff_time.
+    wait_until(WAIT, "every message delivered", || {
+        let _ = site.instance.flush();
+        site.instance.queue_is_empty().then_some(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", site.instance.dump()));
+    let messages = site.messages("alice");
+    let mut seen = vec![0u32; total];
+    for message in &messages {
+        let n: usize = message
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Seq: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        seen[n] += 1;
+    }
+    let missing: Vec<usize> = (0..total).filter(|n| seen[*n] == 0).collect();
+    assert!(missing.is_empty(), "lost messages {missing:?}");
+    let duplicates: u32 = seen.iter().map(|n| n.saturating_sub(1)).sum();
+    println!(
+        "crash test: {total} messages, {} delivered copies, {duplicates} duplicates (deliveries in flight at a kill)",
+        messages.len()
+    );
+}
