@@ -391,3 +391,124 @@ fn killing_qmgr_and_local_loses_nothing() {
         messages.len()
     );
 }
+
+/// Stops the test's own Dovecot, even when the test fails.
+struct Dovecot(PathBuf);
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("doveadm")
+            .arg("-c")
+            .arg(&self.0)
+            .arg("stop")
+            .stdin(std::process::Stdio::null())
+            .output();
+    }
+}
+
+#[test]
+fn dovecot_reads_a_maildir_postern_wrote() {
+    if std::process::Command::new("doveadm")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: doveadm is not installed (tests/run.sh installs dovecot-core as root)");
+        return;
+    }
+    let site = site("dovecot", &[], "");
+    site.send(
+        "sender@remote.test",
+        &["alice@example.org"],
+        "Subject: read me, Dovecot\r\n\r\nline one\r\nline two\r\n",
+    );
+    site.wait_messages("alice", 1);
+    site.wait_queue_empty();
+    let maildir = site.maildir("alice");
+    let meta = std::fs::metadata(&maildir).unwrap();
+    let (uid, gid) = (
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        std::os::unix::fs::MetadataExt::gid(&meta),
+    );
+    // Dovecot refuses to run a mailbox as root; the Maildir belongs to mail_owner.
+    assert_ne!(uid, 0);
+    let dir = site.instance.queue_dir().parent().unwrap().join("dovecot");
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    let conf = dir.join("dovecot.conf");
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::current())
+        .unwrap()
+        .unwrap()
+        .name;
+    std::fs::write(
+        &conf,
+        format!(
+            "base_dir = {run}\nstate_dir = {state}\nprotocols =\nssl = no\nlog_path = {log}\n\
+             default_internal_user = {user}\ndefault_login_user = {user}\n\
+             mail_location = maildir:~\n\
+             passdb {{\n  driver = static\n  args = password=x\n}}\n\
+             userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={home}\n}}\n",
+            run = dir.join("run").display(),
+            state = dir.join("state").display(),
+            log = dir.join("dovecot.log").display(),
+            home = maildir.display(),
+        ),
+    )
+    .unwrap();
+    // The daemon keeps its standard streams: give it none, or waiting for them hangs.
+    let started = std::process::Command::new("dovecot")
+        .arg("-c")
+        .arg(&conf)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(started.success(), "dovecot did not start: {started}");
+    let _dovecot = Dovecot(conf.clone());
+    let fetch = std::process::Command::new("doveadm")
+        .arg("-c")
+        .arg(&conf)
+        .args([
+            "fetch",
+            "-u",
+            "alice",
+            "size.physical size.virtual hdr.subject body",
+            "mailbox",
+            "INBOX",
+            "all",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&fetch.stdout);
+    assert!(
+        fetch.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&fetch.stderr)
+    );
+    assert!(out.contains("hdr.subject: read me, Dovecot"), "{out}");
+    assert!(out.contains("line one\nline two"), "{out}");
+    // Dovecot's sizes agree with the ,S= and ,W= Postern wrote into the name.
+    let name = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    let name = name.to_string_lossy().into_owned();
+    let field = |key: &str| {
+        name.split(',')
+            .find_map(|p| p.strip_prefix(key))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        out.contains(&format!("size.physical: {}", field("S="))),
+        "{out} vs {name}"
+    );
+    assert!(
+        out.contains(&format!("size.virtual: {}", field("W="))),
+        "{out} vs {name}"
+    );
+}
