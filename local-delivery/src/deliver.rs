@@ -97,9 +97,15 @@ async fn deliver_mailbox(agent: &Agent, message: &Arc<Message>, mailbox: &Mailbo
         (Some(uid), Some(gid)) => Ids { uid, gid },
         _ => agent.settings.mail_owner,
     };
+    // The user's own quota from the users file wins over mailbox_size_limit.
+    let quota = match mailbox.quota_bytes {
+        Some(0) => None,
+        Some(bytes) => Some(bytes),
+        None => agent.settings.quota_bytes,
+    };
     let job = Job::Maildir {
         path: mailbox.maildir.clone(),
-        quota: agent.settings.quota_bytes,
+        quota,
     };
     run_as(agent, ids, job, message, prefix(message, &mailbox.address)).await
 }

@@ -16,7 +16,14 @@ struct Site {
     mail: PathBuf,
 }
 
+const USERS: &str =
+    "alice@example.org:{PLAIN}a\nbob@example.org:{PLAIN}b\ncarol@example.org:{PLAIN}c\n";
+
 fn site(name: &str, extra: &[(&str, &str)], aliases: &str) -> Site {
+    site_with_users(name, extra, aliases, USERS)
+}
+
+fn site_with_users(name: &str, extra: &[(&str, &str)], aliases: &str, users: &str) -> Site {
     let smtp = free_port().unwrap();
     let mut builder = Instance::builder(name)
         .main("mydestination", "mx.test.example, localhost")
@@ -31,12 +38,7 @@ fn site(name: &str, extra: &[(&str, &str)], aliases: &str) -> Site {
         builder = builder.main(name, value);
     }
     let mut instance = builder.create().unwrap();
-    instance
-        .write_file(
-            "users",
-            "alice@example.org:{PLAIN}a\nbob@example.org:{PLAIN}b\ncarol@example.org:{PLAIN}c\n",
-        )
-        .unwrap();
+    instance.write_file("users", users).unwrap();
     instance.write_file("aliases", aliases).unwrap();
     instance.start_master().unwrap();
     instance.wait_ready().unwrap();
@@ -511,4 +513,36 @@ fn dovecot_reads_a_maildir_postern_wrote() {
         out.contains(&format!("size.virtual: {}", field("W="))),
         "{out} vs {name}"
     );
+}
+
+#[test]
+fn over_quota_waits_or_bounces_as_configured() {
+    for temporary in ["yes", "no"] {
+        let site = site_with_users(
+            &format!("quota-{temporary}"),
+            &[("mailbox_quota_temporary", temporary)],
+            "",
+            "bob@example.org:{PLAIN}b\ncarol@example.org:{PLAIN}c::::::userdb_quota_rule=*:storage=1k\n",
+        );
+        let big = format!("Subject: big\r\n\r\n{}", "0123456789\r\n".repeat(200));
+        let id = site.send("bob@example.org", &["carol@example.org"], &big);
+        let line = site
+            .instance
+            .wait_log(WAIT, &format!("{id}: to=<carol@example.org>, relay=local"))
+            .unwrap();
+        if temporary == "yes" {
+            assert!(
+                line.contains("dsn=4.2.2, status=deferred (mailbox full"),
+                "{line}"
+            );
+        } else {
+            assert!(
+                line.contains("dsn=5.2.2, status=bounced (mailbox full"),
+                "{line}"
+            );
+            let bounce = site.wait_messages("bob", 1);
+            assert!(bounce[0].contains("Status: 5.2.2"), "{}", bounce[0]);
+        }
+        assert!(site.messages("carol").is_empty());
+    }
 }

@@ -82,6 +82,10 @@ pub struct Mailbox {
     /// The address extension (`tag` of `user+tag`, without the delimiter)
     /// when the mailbox was found by removing it.
     pub extension: Option<String>,
+    /// The user's own storage quota in bytes, from the users file's
+    /// `userdb_quota_rule=*:storage=...` extra field (Dovecot's); None means
+    /// `mailbox_size_limit` applies. `Some(0)` means no limit.
+    pub quota_bytes: Option<u64>,
 }
 
 /// The result of expanding an alias.
@@ -248,6 +252,7 @@ impl Accounts {
             uid: entry.uid,
             gid: entry.gid,
             extension: extension.map(str::to_owned),
+            quota_bytes: quota_of(entry),
             address,
         })
     }
@@ -313,7 +318,38 @@ fn mailbox_of(user: &User, address: String, extension: Option<&str>) -> Mailbox 
         uid: Some(user.uid.as_raw()),
         gid: Some(user.gid.as_raw()),
         extension: extension.map(str::to_owned),
+        quota_bytes: None,
     }
+}
+
+/// A user's storage quota from Dovecot's `userdb_quota_rule` (or `quota_rule`) extra
+/// field: the `*:storage=LIMIT` rule, LIMIT with a `B`, `k`, `M`, `G` or `T` unit (a
+/// bare number is kilobytes, as in Dovecot); `none` or 0 is no limit.
+pub fn quota_of(entry: &UserEntry) -> Option<u64> {
+    entry
+        .extra
+        .iter()
+        .filter(|(key, _)| key == "userdb_quota_rule" || key == "quota_rule")
+        .find_map(|(_, value)| {
+            let limit = value.strip_prefix("*:storage=")?;
+            if limit.eq_ignore_ascii_case("none") {
+                return Some(0);
+            }
+            let split = limit
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(limit.len());
+            let (number, unit) = limit.split_at(split);
+            let number: u64 = number.parse().ok()?;
+            let multiplier: u64 = match unit {
+                "" | "k" | "K" | "kB" | "KB" => 1 << 10,
+                "B" | "b" => 1,
+                "M" | "MB" => 1 << 20,
+                "G" | "GB" => 1 << 30,
+                "T" | "TB" => 1 << 40,
+                _ => return None,
+            };
+            number.checked_mul(multiplier)
+        })
 }
 
 /// Where a target came from: only the aliases file may name commands and

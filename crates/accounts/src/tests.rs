@@ -72,6 +72,7 @@ fn vmail(local: &str, domain: &str, extension: Option<&str>) -> Mailbox {
         uid: None,
         gid: None,
         extension: extension.map(str::to_owned),
+        quota_bytes: None,
     }
 }
 
@@ -84,6 +85,7 @@ fn sys(name: &str, domain: &str, extension: Option<&str>) -> Mailbox {
         uid: Some(user.uid.as_raw()),
         gid: Some(user.gid.as_raw()),
         extension: extension.map(str::to_owned),
+        quota_bytes: None,
     }
 }
 
@@ -900,4 +902,36 @@ fn directory_is_send_and_sync() {
     fn shared<T: Send + Sync>() {}
     shared::<Directory>();
     shared::<Accounts>();
+}
+
+#[test]
+fn quota_from_the_users_file() {
+    let entry = |extra: &[(&str, &str)]| UserEntry {
+        name: "a@b".into(),
+        password: String::new(),
+        uid: None,
+        gid: None,
+        gecos: String::new(),
+        home: None,
+        shell: String::new(),
+        extra: extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        line: 1,
+    };
+    let cases: &[(&[(&str, &str)], Option<u64>)] = &[
+        (&[], None),
+        (&[("userdb_quota_rule", "*:storage=100M")], Some(100 << 20)),
+        (&[("quota_rule", "*:storage=2G")], Some(2 << 30)),
+        (&[("userdb_quota_rule", "*:storage=1024")], Some(1024 << 10)),
+        (&[("userdb_quota_rule", "*:storage=500B")], Some(500)),
+        (&[("userdb_quota_rule", "*:storage=none")], Some(0)),
+        (&[("userdb_quota_rule", "Trash:storage=+10M")], None),
+        (&[("userdb_quota_rule", "*:storage=10X")], None),
+        (&[("userdb_mail", "maildir:~")], None),
+    ];
+    for (extra, want) in cases {
+        assert_eq!(crate::resolve::quota_of(&entry(extra)), *want, "{extra:?}");
+    }
 }
