@@ -920,7 +920,8 @@ fn quota_from_the_users_file() {
             .collect(),
         line: 1,
     };
-    let cases: &[(&[(&str, &str)], Option<u64>)] = &[
+    type Extra<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Extra<'_>, Option<u64>)] = &[
         (&[], None),
         (&[("userdb_quota_rule", "*:storage=100M")], Some(100 << 20)),
         (&[("quota_rule", "*:storage=2G")], Some(2 << 30)),
