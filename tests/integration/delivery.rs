@@ -546,3 +546,83 @@ fn over_quota_waits_or_bounces_as_configured() {
         assert!(site.messages("carol").is_empty());
     }
 }
+
+#[test]
+fn system_users_get_mail_in_their_home_written_as_themselves() {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root (CI runs as root)");
+        return;
+    }
+    let home = std::env::temp_dir().join(format!("postern-sys-home-{}", std::process::id()));
+    let user = match nix::unistd::User::from_name("postern-sys").unwrap() {
+        Some(user) => user,
+        None => {
+            let status = std::process::Command::new("useradd")
+                .args(["--system", "--shell", "/usr/sbin/nologin", "--home-dir"])
+                .arg(&home)
+                .arg("postern-sys")
+                .status()
+                .unwrap();
+            assert!(status.success());
+            nix::unistd::User::from_name("postern-sys")
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let home = user.dir.clone();
+    std::fs::create_dir_all(&home).unwrap();
+    nix::unistd::chown(&home, Some(user.uid), Some(user.gid)).unwrap();
+    let _ = std::fs::remove_dir_all(home.join("Maildir"));
+
+    let smtp = free_port().unwrap();
+    let mut instance = Instance::builder("sysuser")
+        .main("mydestination", "mx.test.example, localhost")
+        .main("alias_maps", "hash:$config_directory/aliases")
+        .main("virtual_user_maps", "")
+        .service(&format!("127.0.0.1:{smtp} inet n - n - - smtpd"))
+        .service("qmgr unix - - n - 1 qmgr")
+        // unpriv n: local runs as root and switches to each user to write.
+        .service("local unix - n n - - local")
+        .create()
+        .unwrap();
+    instance.write_file("aliases", "").unwrap();
+    instance.start_master().unwrap();
+    instance.wait_ready().unwrap();
+
+    let mut c = SmtpClient::connect(smtp).unwrap();
+    c.send("EHLO client.example")
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    c.send("MAIL FROM:<a@remote.test>")
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    c.send("RCPT TO:<postern-sys@mx.test.example>")
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    c.data("Subject: for a system user\r\n\r\nhi\r\n")
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    let new = home.join("Maildir").join("new");
+    let file = wait_until(WAIT, "the message in ~/Maildir/new", || {
+        std::fs::read_dir(&new).ok()?.next()?.ok().map(|e| e.path())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", instance.dump()));
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.uid(), user.uid.as_raw(), "written as the user");
+    assert_eq!(meta.gid(), user.gid.as_raw());
+    let maildir_meta = std::fs::metadata(home.join("Maildir")).unwrap();
+    assert_eq!(maildir_meta.uid(), user.uid.as_raw());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with(
+            "Return-Path: <a@remote.test>\nDelivered-To: postern-sys@mx.test.example\n"
+        ),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(home.join("Maildir"));
+}
