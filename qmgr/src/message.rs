@@ -108,22 +108,16 @@ async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
                 _ => why.clone(),
             };
             let address = recipient_address(&file, index);
-            let (f, result) = {
-                let (status, text) = (status.to_owned(), text.clone());
-                with_file(file, move |f| f.mark_failed(index, &status, &text)).await?
-            };
-            file = f;
-            result?;
-            log_outcome(
-                &id,
+            file = settle(
+                file,
+                index,
                 &address,
-                "none",
-                &envelope.arrival,
                 started,
+                Verdict::Bounce,
                 status,
-                Status::Bounced,
                 &text,
-            );
+            )
+            .await?;
             failures.push(Failure {
                 index,
                 status: status.to_owned(),
@@ -204,24 +198,48 @@ fn count_hops(file: &mut QueueFile) -> std::io::Result<u64> {
     Ok(hops)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn log_outcome(
-    id: &QueueId,
-    to: &str,
-    relay: &str,
-    arrival: &SystemTime,
+/// What the queue manager itself decides for a recipient no delivery agent
+/// answered for.
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    /// Return it to the sender now: marked failed, logged `status=bounced`.
+    Bounce,
+    /// Try again later: marked deferred, logged `status=deferred`.
+    Defer,
+}
+
+/// Records qmgr's own verdict on recipient `index` durably, then logs it
+/// (`relay=none`, delays counted from arrival and from `started`).
+async fn settle(
+    file: QueueFile,
+    index: u32,
+    address: &str,
     started: SystemTime,
+    verdict: Verdict,
     dsn: &str,
-    status: Status,
     text: &str,
-) {
+) -> anyhow::Result<QueueFile> {
+    let (file, result) = {
+        let (dsn, text) = (dsn.to_owned(), text.to_owned());
+        with_file(file, move |f| match verdict {
+            Verdict::Bounce => f.mark_failed(index, &dsn, &text),
+            Verdict::Defer => f.mark_deferred(index, &text),
+        })
+        .await?
+    };
+    result?;
+    let status = match verdict {
+        Verdict::Bounce => Status::Bounced,
+        Verdict::Defer => Status::Deferred,
+    };
+    let arrival = file.envelope().arrival;
     let now = SystemTime::now();
     let total = now
-        .duration_since(*arrival)
+        .duration_since(arrival)
         .unwrap_or_default()
         .as_secs_f64();
     let before = started
-        .duration_since(*arrival)
+        .duration_since(arrival)
         .unwrap_or_default()
         .as_secs_f64();
     let during = now
@@ -229,9 +247,9 @@ fn log_outcome(
         .unwrap_or_default()
         .as_secs_f64();
     maillog::delivery(
-        id,
-        to,
-        relay,
+        file.id(),
+        address,
+        "none",
         &Delays {
             total,
             parts: [before, during, 0.0, 0.0],
@@ -240,6 +258,7 @@ fn log_outcome(
         status,
         text,
     );
+    Ok(file)
 }
 
 /// Asks one delivery agent for one group of recipients and records each answer.
@@ -252,7 +271,6 @@ async fn deliver_group(
     started: SystemTime,
     failures: &mut Vec<Failure>,
 ) -> anyhow::Result<QueueFile> {
-    let arrival = file.envelope().arrival;
     let mut waiting: BTreeMap<u32, String> = recipients
         .iter()
         .map(|r| (r.index, r.address.clone()))
@@ -280,22 +298,16 @@ async fn deliver_group(
             transport.name()
         );
         for (index, address) in waiting {
-            let (f, result) = {
-                let text = text.clone();
-                with_file(file, move |f| f.mark_deferred(index, &text)).await?
-            };
-            file = f;
-            result?;
-            log_outcome(
-                &id,
+            file = settle(
+                file,
+                index,
                 &address,
-                "none",
-                &arrival,
                 started,
+                Verdict::Defer,
                 "4.3.0",
-                Status::Deferred,
                 &text,
-            );
+            )
+            .await?;
         }
     }
     Ok(file)

@@ -862,13 +862,10 @@ impl<'a> Session<'a> {
         let Some(acceptor) = self.shared.tls.clone() else {
             return Err(End::Closed);
         };
-        let Io::Plain(stream) = std::mem::replace(&mut self.io, Io::Gone) else {
-            return Err(End::Closed);
-        };
         let timeout = self.settings().timeout;
-        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => {
-                let summary = tls::describe(stream.get_ref().1).map(|s| s.to_string());
+        match tokio::time::timeout(timeout, self.io.upgrade(&acceptor)).await {
+            Ok(Ok(summary)) => {
+                let summary = summary.map(|s| s.to_string());
                 if let Some(summary) = &summary {
                     tracing::info!(
                         "Anonymous TLS connection established from {}: {summary}",
@@ -876,7 +873,6 @@ impl<'a> Session<'a> {
                     );
                 }
                 self.tls = summary.or_else(|| Some("TLS".to_owned()));
-                self.io = Io::Tls(Box::new(stream));
                 Ok(())
             }
             Ok(Err(e)) => {

@@ -8,6 +8,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::{Instance, SmtpClient, free_port, wait_until};
 
+use crate::support::{mail_instance, start_mail_instance};
+
 const WAIT: Duration = Duration::from_secs(60);
 
 struct Site {
@@ -25,23 +27,11 @@ fn site(name: &str, extra: &[(&str, &str)], aliases: &str) -> Site {
 
 fn site_with_users(name: &str, extra: &[(&str, &str)], aliases: &str, users: &str) -> Site {
     let smtp = free_port().unwrap();
-    let mut builder = Instance::builder(name)
-        .main("mydestination", "mx.test.example, localhost")
-        .main("virtual_mailbox_domains", "example.org")
+    let builder = mail_instance(name, smtp)
         .main("virtual_mailbox_base", "$queue_directory/../mail")
-        .main("virtual_user_maps", "passwd-file:$config_directory/users")
-        .main("alias_maps", "hash:$config_directory/aliases")
-        .service(&format!("127.0.0.1:{smtp} inet n - n - - smtpd"))
         .service("qmgr unix - - n - 1 qmgr")
         .service("local unix - - n - - local");
-    for (name, value) in extra {
-        builder = builder.main(name, value);
-    }
-    let mut instance = builder.create().unwrap();
-    instance.write_file("users", users).unwrap();
-    instance.write_file("aliases", aliases).unwrap();
-    instance.start_master().unwrap();
-    instance.wait_ready().unwrap();
+    let instance = start_mail_instance(builder, extra, users, aliases);
     let mail = instance.queue_dir().parent().unwrap().join("mail");
     Site {
         instance,

@@ -5,6 +5,8 @@ use std::time::Duration;
 use spool::{Queue, QueueId, Spool};
 use testkit::{Instance, SmtpClient, free_port, wait_until};
 
+use crate::support::{mail_instance, start_mail_instance};
+
 const WAIT: Duration = Duration::from_secs(30);
 
 /// An instance with an MX-style smtpd, a submission one (STARTTLS + AUTH required)
@@ -23,37 +25,20 @@ fn mx(name: &str, extra: &[(&str, &str)]) -> Mx {
         free_port().unwrap(),
         free_port().unwrap(),
     );
-    let mut builder = Instance::builder(name)
-        .main("mydestination", "mx.test.example, localhost")
-        .main("virtual_mailbox_domains", "example.org")
-        .main("virtual_user_maps", "passwd-file:$config_directory/users")
-        .main("alias_maps", "hash:$config_directory/aliases")
+    let builder = mail_instance(name, smtp)
         .main("mynetworks", "127.0.0.1/32")
-        .service(&format!("127.0.0.1:{smtp} inet n - n - - smtpd"))
         .service(&format!(
             "127.0.0.1:{submission} inet n - n - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_client_restrictions=permit_sasl_authenticated,reject -o smtpd_sender_restrictions=reject_sender_login_mismatch"
         ))
         .service(&format!(
             "127.0.0.1:{submissions} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes -o smtpd_sasl_auth_enable=yes -o smtpd_client_restrictions=permit_sasl_authenticated,reject -o smtpd_sender_restrictions=reject_sender_login_mismatch"
         ));
-    for (name, value) in extra {
-        builder = builder.main(name, value);
-    }
-    let mut instance = builder.create().unwrap();
-    instance
-        .write_file(
-            "users",
-            "# test users\nalice@example.org:{PLAIN}alice-secret\nbob@example.org:{PLAIN}bob-secret\n",
-        )
-        .unwrap();
-    instance
-        .write_file(
-            "aliases",
-            "sales@example.org: alice@example.org\nroot: alice@example.org\n",
-        )
-        .unwrap();
-    instance.start_master().unwrap();
-    instance.wait_ready().unwrap();
+    let instance = start_mail_instance(
+        builder,
+        extra,
+        "# test users\nalice@example.org:{PLAIN}alice-secret\nbob@example.org:{PLAIN}bob-secret\n",
+        "sales@example.org: alice@example.org\nroot: alice@example.org\n",
+    );
     Mx {
         instance,
         smtp,

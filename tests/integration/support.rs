@@ -6,6 +6,40 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
+use testkit::{Builder, Instance};
+
+/// An instance with smtpd on 127.0.0.1:SMTP, the virtual domain example.org (users
+/// in `$config_directory/users`) and aliases in `$config_directory/aliases`; add the
+/// rest, then call [`start_mail_instance`].
+pub fn mail_instance(name: &str, smtp: u16) -> Builder {
+    Instance::builder(name)
+        .main("mydestination", "mx.test.example, localhost")
+        .main("virtual_mailbox_domains", "example.org")
+        .main("virtual_user_maps", "passwd-file:$config_directory/users")
+        .main("alias_maps", "hash:$config_directory/aliases")
+        .service(&format!("127.0.0.1:{smtp} inet n - n - - smtpd"))
+}
+
+/// Sets the `extra` main.cf parameters, writes the users and aliases files, starts
+/// master and waits until every service is up.
+pub fn start_mail_instance(
+    builder: Builder,
+    extra: &[(&str, &str)],
+    users: &str,
+    aliases: &str,
+) -> Instance {
+    let mut builder = builder;
+    for (name, value) in extra {
+        builder = builder.main(name, value);
+    }
+    let mut instance = builder.create().unwrap();
+    instance.write_file("users", users).unwrap();
+    instance.write_file("aliases", aliases).unwrap();
+    instance.start_master().unwrap();
+    instance.wait_ready().unwrap();
+    instance
+}
+
 /// A master.cf line running the test service on 127.0.0.1:PORT.
 pub fn testd_inet(port: u16, maxproc: u32, args: &str) -> String {
     format!("127.0.0.1:{port} inet n - n - {maxproc} postern-testd {args}")

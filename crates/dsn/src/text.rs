@@ -51,26 +51,19 @@ pub(crate) fn clean_address(s: &str) -> String {
 /// clean_host - a host name or address literal: letters, digits and
 /// `.-_:[]` only; `unknown` when nothing is left.
 pub(crate) fn clean_host(s: &str) -> String {
-    let out: String = s
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || ".-_:[]".contains(*c))
-        .take(MAX_HOST)
-        .collect();
-    if out.is_empty() {
-        "unknown".to_owned()
-    } else {
-        out
-    }
+    host_chars(s, |c| c.is_ascii_alphanumeric() || ".-_:[]".contains(c))
 }
 
 /// clean_id_part - a host name reduced to what a Message-ID's right side
 /// and a MIME boundary both accept: letters, digits, `.` and `-`.
 pub(crate) fn clean_id_part(s: &str) -> String {
-    let out: String = s
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
-        .take(MAX_HOST)
-        .collect();
+    host_chars(s, |c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+/// host_chars - the first [`MAX_HOST`] characters of `s` that `keep`
+/// accepts; `unknown` when there are none.
+fn host_chars(s: &str, keep: impl Fn(char) -> bool) -> String {
+    let out: String = s.chars().filter(|&c| keep(c)).take(MAX_HOST).collect();
     if out.is_empty() {
         "unknown".to_owned()
     } else {

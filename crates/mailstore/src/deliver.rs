@@ -17,13 +17,11 @@ use crate::lineend::CrlfToLf;
 use crate::maildir::Maildir;
 use crate::name::{unique_name, with_sizes};
 use crate::quota::{QuotaLimit, Usage};
+use crate::source::{CHUNK, read_chunk};
 
 /// How many fresh names to try before giving up (a collision needs the
 /// same second, microsecond, pid, counter, 64 random bits and host).
 const NAME_ATTEMPTS: u32 = 8;
-
-/// Read and write in chunks of this size.
-const CHUNK: usize = 64 * 1024;
 
 /// DeliverOptions - per-delivery settings of [`Maildir::deliver`].
 ///
@@ -232,18 +230,11 @@ fn write_message(
     counts.push(prefix, &mut out);
     let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = match message.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(Error::ReadMessage {
-                    path: maildir_path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        counts.push(buf.get(..n).unwrap_or_default(), &mut out);
+        let chunk = read_chunk(message, &mut buf, maildir_path)?;
+        if chunk.is_empty() {
+            break;
+        }
+        counts.push(chunk, &mut out);
         if out.len() >= CHUNK {
             file.write_all(&out).map_err(io_err("write", file_path))?;
             out.clear();

@@ -106,6 +106,7 @@ mod maildir;
 pub mod mbox;
 mod name;
 mod quota;
+mod source;
 
 pub use deliver::{DeliverOptions, Delivered};
 pub use error::Error;

@@ -29,6 +29,7 @@ use nix::unistd::ftruncate;
 use crate::error::{Error, errno_err, io_err};
 use crate::fsutil::{Kind, check_path, kind, stat_at};
 use crate::lineend::CrlfToLf;
+use crate::source::{CHUNK, read_chunk};
 use date::asctime_utc;
 use quote::FromQuoter;
 
@@ -39,9 +40,6 @@ pub const LOCK_TIMEOUT: Duration = Duration::from_secs(20);
 /// How many times to reopen a file that was renamed or removed while we
 /// waited for its lock.
 const REOPEN_ATTEMPTS: u32 = 5;
-
-/// Read and write in chunks of this size.
-const CHUNK: usize = 64 * 1024;
 
 /// append - append `message` to the mbox file at `path`, creating it
 /// (mode 0600) if missing.
@@ -181,19 +179,12 @@ fn write_message(
     let mut converted = Vec::with_capacity(CHUNK);
     let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = match message.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(Error::ReadMessage {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
+        let chunk = read_chunk(message, &mut buf, path)?;
+        if chunk.is_empty() {
+            break;
+        }
         converted.clear();
-        lf.push(buf.get(..n).unwrap_or_default(), &mut converted);
+        lf.push(chunk, &mut converted);
         quoter.push(&converted, &mut out);
         if out.len() >= CHUNK {
             file.write_all(&out).map_err(io_err("write", path))?;

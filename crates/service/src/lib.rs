@@ -39,6 +39,7 @@
 mod args;
 pub mod clock;
 mod conn;
+mod delegate;
 pub mod inherit;
 pub mod logging;
 pub mod privilege;
@@ -49,6 +50,12 @@ pub use conn::{Conn, Peer, Stream};
 pub use run::{Context, Service, run};
 pub use tokio_util::sync::CancellationToken;
 pub use tokio_util::task::TaskTracker;
+
+/// Not public API: the paths [`delegate_stream!`] expands to.
+#[doc(hidden)]
+pub mod __private {
+    pub use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+}
 
 /// Exit codes from `sysexits.h`, as Postfix uses them.
 pub mod exit {

@@ -47,19 +47,9 @@ pub struct QueueFile {
     path: PathBuf,
     /// Opened read-write for appending update records.
     file: File,
-    /// The decoded envelope.
-    envelope: Envelope,
-    /// Where the message bytes start.
-    message_offset: u64,
-    /// How many message bytes there are.
-    message_size: u64,
-    /// One per recipient, after applying every update record.
-    states: Vec<RecipientState>,
-    /// End of the last intact record: where the next update goes.
-    end: u64,
-    /// Ignored bytes found after `end` when opening.
-    torn: Option<TornTail>,
-    /// The file may hold bytes past `end` (a torn tail, or a failed
+    /// What opening found; `states` and `end` follow every update since.
+    parsed: Parsed,
+    /// The file may hold bytes past `parsed.end` (a torn tail, or a failed
     /// append): cut them off before appending.
     dirty_tail: bool,
 }
@@ -89,13 +79,8 @@ impl QueueFile {
             id,
             path,
             file,
-            envelope: parsed.envelope,
-            message_offset: parsed.message_offset,
-            message_size: parsed.message_size,
-            states: parsed.states,
-            end: parsed.end,
             dirty_tail: parsed.torn.is_some(),
-            torn: parsed.torn,
+            parsed,
         })
     }
 
@@ -111,12 +96,12 @@ impl QueueFile {
 
     /// envelope - sender, recipients, arrival and client information.
     pub fn envelope(&self) -> &Envelope {
-        &self.envelope
+        &self.parsed.envelope
     }
 
     /// message_size - the message length in bytes (Postfix's `size=`).
     pub fn message_size(&self) -> u64 {
-        self.message_size
+        self.parsed.message_size
     }
 
     /// message - stream the message bytes from disk, from the start.
@@ -125,24 +110,28 @@ impl QueueFile {
     pub fn message(&self) -> MessageReader<'_> {
         MessageReader {
             file: &self.file,
-            pos: self.message_offset,
-            end: self.message_offset.saturating_add(self.message_size),
+            pos: self.parsed.message_offset,
+            end: self
+                .parsed
+                .message_offset
+                .saturating_add(self.parsed.message_size),
         }
     }
 
     /// state - the current state of recipient `rcpt`, None if there is no such recipient.
     pub fn state(&self, rcpt: u32) -> Option<&RecipientState> {
-        self.states.get(usize::try_from(rcpt).ok()?)
+        self.parsed.states.get(usize::try_from(rcpt).ok()?)
     }
 
     /// states - every recipient's state, in envelope order.
     pub fn states(&self) -> &[RecipientState] {
-        &self.states
+        &self.parsed.states
     }
 
     /// pending - recipients still to be delivered (Pending or Deferred).
     pub fn pending(&self) -> impl Iterator<Item = u32> + '_ {
-        self.states
+        self.parsed
+            .states
             .iter()
             .enumerate()
             .filter(|(_, s)| !s.is_final())
@@ -153,7 +142,7 @@ impl QueueFile {
     /// any. Callers should log it with the queue ID: an update was lost,
     /// so that recipient's last attempt may be repeated.
     pub fn torn_tail(&self) -> Option<TornTail> {
-        self.torn
+        self.parsed.torn
     }
 
     /// mark_done - record durably that `rcpt` was delivered.
@@ -188,12 +177,12 @@ impl QueueFile {
     fn append(&mut self, update: Update) -> Result<(), Error> {
         let rcpt = update.rcpt();
         let index = usize::try_from(rcpt).ok();
-        match index.and_then(|i| self.states.get(i)) {
+        match index.and_then(|i| self.parsed.states.get(i)) {
             None => {
                 return Err(Error::NoSuchRecipient {
                     id: self.id,
                     rcpt,
-                    count: self.states.len(),
+                    count: self.parsed.states.len(),
                 });
             }
             Some(state) if state.is_final() => {
@@ -205,7 +194,7 @@ impl QueueFile {
         if self.dirty_tail {
             // Appending after garbage would make the garbage a middle record.
             self.file
-                .set_len(self.end)
+                .set_len(self.parsed.end)
                 .map_err(io_err("truncate queue file", &self.path))?;
             self.dirty_tail = false;
         }
@@ -213,15 +202,15 @@ impl QueueFile {
         // file must hold exactly the records we know of.
         let written = self
             .file
-            .write_all_at(&record, self.end)
+            .write_all_at(&record, self.parsed.end)
             .and_then(|()| self.file.sync_data());
         if let Err(e) = written {
             // Part of the record may be on disk; cut it before the next try.
             self.dirty_tail = true;
             return Err(io_err("append to queue file", &self.path)(e));
         }
-        self.end = self.end.saturating_add(to_u64(record.len()));
-        if let Some(slot) = index.and_then(|i| self.states.get_mut(i)) {
+        self.parsed.end = self.parsed.end.saturating_add(to_u64(record.len()));
+        if let Some(slot) = index.and_then(|i| self.parsed.states.get_mut(i)) {
             *slot = update.into_state();
         }
         Ok(())
@@ -263,12 +252,19 @@ impl Read for MessageReader<'_> {
 }
 
 /// What the parser found in a file.
+#[derive(Debug)]
 struct Parsed {
+    /// The decoded envelope.
     envelope: Envelope,
+    /// Where the message bytes start.
     message_offset: u64,
+    /// How many message bytes there are.
     message_size: u64,
+    /// One per recipient, after applying every update record.
     states: Vec<RecipientState>,
+    /// End of the last intact record: where the next update goes.
     end: u64,
+    /// Ignored bytes found after `end`.
     torn: Option<TornTail>,
 }
 

@@ -79,6 +79,7 @@ mod pem;
 mod self_signed;
 mod server;
 mod sni;
+mod stream;
 mod summary;
 
 use std::sync::Arc;
@@ -87,6 +88,7 @@ pub use client::{SecurityLevel, client_config, client_config_with_roots};
 pub use error::Error;
 pub use self_signed::{ensure_self_signed, self_signed_path};
 pub use server::{CertificateSource, Daemon, certificate_source, server_config};
+pub use stream::MaybeTls;
 pub use summary::{TlsSummary, describe};
 
 pub use rustls;

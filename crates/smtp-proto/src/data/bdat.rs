@@ -1,6 +1,6 @@
 //! bdat - counted message chunks (RFC 3030 CHUNKING).
 
-use super::{DataError, DataOptions, Sink};
+use super::{DataError, DataOptions, Sink, split_line_text};
 use crate::Progress;
 
 /// The end of one BDAT chunk.
@@ -120,11 +120,7 @@ impl BdatReader {
                     chunk = rest;
                 }
                 _ => {
-                    let run = chunk
-                        .iter()
-                        .position(|&b| b == b'\r' || b == b'\n')
-                        .unwrap_or(chunk.len());
-                    let (text, rest) = chunk.split_at_checked(run).unwrap_or((chunk, &[]));
+                    let (text, rest) = split_line_text(chunk);
                     self.sink.text(out, text);
                     chunk = rest;
                 }

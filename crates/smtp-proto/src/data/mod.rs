@@ -94,6 +94,15 @@ impl DataError {
     }
 }
 
+/// Splits `bytes` at the first CR or LF: the line content before it, and the rest.
+fn split_line_text(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let run = bytes
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(bytes.len());
+    bytes.split_at_checked(run).unwrap_or((bytes, &[]))
+}
+
 /// Where content goes: counts size and line length, records the first error, and
 /// appends to the caller's buffer while there is none.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! reader - the DATA state machine.
 
-use super::{DataError, DataOptions, Sink};
+use super::{DataError, DataOptions, Sink, split_line_text};
 use crate::Progress;
 
 /// How the current line began: after a real CRLF (or at the start of the message), or
@@ -61,13 +61,10 @@ impl DataReader {
                 break;
             };
             if self.state == State::Text {
-                let run = rest
-                    .iter()
-                    .position(|&b| b == b'\r' || b == b'\n')
-                    .unwrap_or(rest.len());
-                if run > 0 {
-                    self.sink.text(out, rest.get(..run).unwrap_or_default());
-                    pos += run;
+                let (text, _) = split_line_text(rest);
+                if !text.is_empty() {
+                    self.sink.text(out, text);
+                    pos += text.len();
                     continue;
                 }
             }
