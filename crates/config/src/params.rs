@@ -463,6 +463,17 @@ define_parameters! {
     /// How long a `|command` alias delivery may run.
     command_time_limit: Duration(Seconds) = "1000s";
 
+    /// TLS from the first byte (port 995) instead of STLS.
+    pop3d_tls_wrappermode: Bool = "no";
+
+    /// Refuse USER/PASS and AUTH on a connection that is neither TLS nor
+    /// loopback.
+    pop3d_disable_plaintext_auth: Bool = "yes";
+
+    /// How long the POP3 server waits for a client's next command (RFC 1939
+    /// asks for at least 10 minutes).
+    pop3d_timeout: Duration(Seconds) = "600s";
+
     /// TLS for outbound SMTP: `none`, `may` (opportunistic), `encrypt`,
     /// `verify` or `secure` (certificate checked against the MX name).
     smtp_tls_security_level: String = "may";
