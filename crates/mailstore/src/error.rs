@@ -102,10 +102,11 @@ pub enum Error {
         /// The limit that would be exceeded.
         limit: QuotaLimit,
     },
-    /// An mbox file stayed locked by someone else for too long.
+    /// A file stayed locked by someone else for too long: an mbox file,
+    /// or a Maildir's UID list (its flock or its dot-lock).
     #[error("{}: still locked by another process after {waited:?}", path.display())]
     LockTimeout {
-        /// The mbox file.
+        /// The mbox file, UID list or dot-lock file.
         path: PathBuf,
         /// How long we tried.
         waited: Duration,
@@ -118,6 +119,23 @@ pub enum Error {
         dir: PathBuf,
         /// How many names were tried.
         attempts: u32,
+    },
+    /// A UID that the [`Mailbox`](crate::Mailbox) view does not have (a
+    /// caller's bug: UIDs come from [`Mailbox::messages`](crate::Mailbox::messages)).
+    #[error("{}: no message with UID {uid} in this view", path.display())]
+    UnknownUid {
+        /// The Maildir.
+        path: PathBuf,
+        /// The UID asked for.
+        uid: u32,
+    },
+    /// The folder has given out every 32-bit UID; it needs a new
+    /// UIDVALIDITY (remove its `dovecot-uidlist`), which makes clients
+    /// download it again.
+    #[error("{}: no UIDs left to give to new messages", path.display())]
+    UidsExhausted {
+        /// The Maildir.
+        path: PathBuf,
     },
 }
 
@@ -148,7 +166,9 @@ impl Error {
             | Error::NotARegularFile { .. }
             | Error::HardLinked { .. }
             | Error::InvalidPath { .. }
-            | Error::InvalidFolderName { .. } => false,
+            | Error::InvalidFolderName { .. }
+            | Error::UnknownUid { .. }
+            | Error::UidsExhausted { .. } => false,
         }
     }
 
@@ -159,8 +179,9 @@ impl Error {
 }
 
 impl Error {
-    /// is_not_found - a system call said ENOENT.
-    pub(crate) fn is_not_found(&self) -> bool {
+    /// is_not_found - a system call said ENOENT: for a reader, the
+    /// Maildir does not exist yet (no mail was ever delivered to it).
+    pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
     }
 }

@@ -240,3 +240,23 @@ pub(crate) fn stat_at<P: ?Sized + NixPath>(
 pub(crate) fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("."))
 }
+
+/// match_dir_owner - give a file this process just created the owner of
+/// the directory it is in, when running as root and the directory belongs
+/// to someone else (a user's Maildir), so that the user's own tools and
+/// sessions can still read and replace it. Does nothing otherwise.
+pub(crate) fn match_dir_owner<Fd: AsFd>(
+    fd: Fd,
+    dir_st: &FileStat,
+    path: &Path,
+) -> Result<(), Error> {
+    if !Uid::effective().is_root() || dir_st.st_uid == 0 {
+        return Ok(());
+    }
+    fchown(
+        fd,
+        Some(Uid::from_raw(dir_st.st_uid)),
+        Some(Gid::from_raw(dir_st.st_gid)),
+    )
+    .map_err(errno_err("chown", path))
+}

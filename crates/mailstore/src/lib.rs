@@ -1,10 +1,11 @@
 //! # mailstore: Maildir++ mail storage
 //!
 //! Where delivered mail lives (DESIGN.md §6). The local delivery agent
-//! writes through this crate; pop3d and imapd will read through it (UIDs,
-//! flags, the envelope cache are to come, as `Maildir` methods and
-//! modules beside `deliver`). Everything is blocking std I/O: async
-//! callers use `spawn_blocking`.
+//! writes through this crate; pop3d and imapd read through it, with UIDs
+//! in Dovecot's `dovecot-uidlist` format so that Postern and Dovecot can
+//! serve the same Maildir (the keyword list and the envelope cache are
+//! still to come). Everything is blocking std I/O: async callers use
+//! `spawn_blocking`.
 //!
 //! ## What it provides
 //!
@@ -21,6 +22,34 @@
 //! * [`Maildir::clean_tmp`]: removes what dead deliveries left in `tmp/`.
 //! * [`mbox::append`]: appends to an mbox file for `/file` alias targets,
 //!   locked, mboxrd-quoted, all or nothing.
+//! * [`Mailbox`]: the reading side. [`Mailbox::open`] scans `new/` and
+//!   `cur/` and gives every message a UID from the UID list (new ones
+//!   under its lock); each [`MessageEntry`] has its UID, base name, path,
+//!   [`Flags`], both sizes and internal date. The view moves `new/` to
+//!   `cur/`, sets flags (by renaming), expunges, and opens a message as
+//!   stored or in wire form ([`MessageReader`]: CRLF line endings,
+//!   exactly `wire_size` bytes).
+//! * [`MaildropLock`] and [`pop3_uidl`]: POP3's exclusive maildrop lock
+//!   (an flock that dies with its session) and Dovecot's default UIDL
+//!   format.
+//!
+//! ## The UID list, and sharing a Maildir with Dovecot
+//!
+//! `dovecot-uidlist` (version 3) in the Maildir's directory maps UIDs to
+//! base names and holds UIDVALIDITY (the Unix time when the list was
+//! created) and the next UID; the `uidlist` module describes the format.
+//! Postern reads lists Dovecot wrote, keeps fields it does not know, and
+//! writes lists Dovecot reads, so either server can take over a Maildir
+//! and clients keep their UIDs. Changes are made under Dovecot's
+//! dot-lock `dovecot-uidlist.lock` plus an flock among Postern's own
+//! processes (the `uidlock` module: stale dot-locks are removed after two
+//! minutes, or at once if their process is gone; waiting gives up after
+//! ten seconds with a temporary error), and the list is replaced whole
+//! (temporary file, fsync, rename, directory fsync). A UID is never given
+//! to two messages nor twice to one, and the next UID only grows; the
+//! `mailbox` module says how the scan makes sure of that when other
+//! processes rename files under it. Nothing here lives only in memory,
+//! so sessions on several hosts sharing the store agree (DESIGN §9).
 //!
 //! ## The delivery protocol, and why it is crash safe
 //!
@@ -78,6 +107,15 @@
 //! Maildir as root. Message files are created 0600. mbox appends refuse
 //! symlinks, non-regular files and files with several hard links.
 //!
+//! Reading follows the same rule: message files, the UID list and the
+//! lock files are opened relative to the opened Maildir with
+//! `O_NOFOLLOW`; a symbolic link or anything but a regular file in
+//! `new/` or `cur/` is not a message. Files this crate creates there
+//! (the UID list, lock files) get mode 0600 or the replaced file's mode,
+//! and, for a caller running as root, the Maildir's owner. The UID list
+//! is the user's file: it is parsed tolerantly (a bad line is logged and
+//! skipped) and read only up to 512 MiB.
+//!
 //! Nothing here parses the message; a hostile message can only be long.
 //! Callers bound its size (`message_size_limit`) before it is queued.
 //!
@@ -91,7 +129,10 @@
 //! directory (or not a regular file for mbox), a symbolic link, several
 //! hard links, an invalid path or folder name. [`Error::OverQuota`] is its
 //! own variant: the caller's configuration decides whether it defers or
-//! bounces.
+//! bounces. Readers map the same way: temporary is `[SYS/TEMP]` in POP3
+//! and `NO [UNAVAILABLE]` in IMAP (a UID list lock held too long is
+//! [`Error::LockTimeout`]); [`Error::UnknownUid`] is a caller's bug and
+//! [`Error::UidsExhausted`] needs an administrator.
 //!
 //! ## Configuration
 //!
@@ -100,19 +141,29 @@
 
 mod deliver;
 mod error;
+mod flags;
 mod fsutil;
 mod lineend;
+mod mailbox;
 mod maildir;
 pub mod mbox;
 mod name;
+mod pop3;
 mod quota;
 mod source;
+mod uidlist;
+mod uidlock;
+mod wire;
 
 pub use deliver::{DeliverOptions, Delivered};
 pub use error::Error;
+pub use flags::{Flag, Flags};
+pub use mailbox::{Location, Mailbox, MessageEntry};
 pub use maildir::{DEFAULT_MODE, Maildir, STALE_TMP_AGE};
 pub use nix::unistd::{Gid, Uid};
+pub use pop3::{MAILDROP_LOCK, MaildropLock, pop3_uidl};
 pub use quota::{QuotaLimit, Usage};
+pub use wire::MessageReader;
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

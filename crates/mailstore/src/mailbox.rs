@@ -1,0 +1,840 @@
+//! mailbox - a Maildir opened for reading: its messages with UIDs, flags
+//! and sizes, as POP3 and IMAP sessions see them.
+//!
+//! ## How a scan goes
+//!
+//! [`Mailbox::open`] and [`Mailbox::refresh`] read the UID list (without
+//! the lock: it is only ever replaced whole, by rename), then list `new/`
+//! and then `cur/` (in that order, so a message a reader moves from one
+//! to the other meanwhile is seen at least once; seen twice, the `cur/`
+//! name wins). Names starting with `.`, and anything but regular files,
+//! are ignored; `tmp/` is never looked at. Messages are matched to the
+//! list by base name (the name without its `:2,` flags suffix), so a
+//! message keeps its UID when it moves from `new/` to `cur/` or its flags
+//! change.
+//!
+//! Only if something must change does the scan take the UID list lock
+//! (the `uidlock` module), read the list again, and write a new one:
+//!
+//! * files the list does not know get the next UIDs, in order of their
+//!   delivery time (the number before the first `.` of the name, then
+//!   the `M` microseconds after it, then the name); UIDs are never given
+//!   twice, and the next UID only grows;
+//! * lines for messages whose files are gone (expunged by another
+//!   session, POP3 client or Dovecot) are dropped;
+//! * sizes with CRLF line endings that had to be computed by reading a
+//!   file (its name has no `,W=`) are kept in the line's `W` field, as
+//!   Dovecot does, so the next scan need not read it again.
+//!
+//! A line is only dropped when the scan was stable: neither directory's
+//! modification time moved during the scan, nor within the second before
+//! it. readdir may miss a file renamed while it runs (a flag change by
+//! another session), and dropping that file's line would give it a second
+//! UID at the next scan; a message missing from an unstable scan is left
+//! out of this view but keeps its line.
+//!
+//! ## The view
+//!
+//! A [`Mailbox`] is a snapshot: [`Mailbox::messages`] changes only in
+//! [`Mailbox::refresh`] and [`Mailbox::expunge`]. A message another
+//! process expunged stays listed until then (reading it gives `None`);
+//! one it renamed is found again by its base name whenever an operation
+//! finds the old name gone. So POP3 message numbers and IMAP sequence
+//! numbers built over `messages()` stay valid between refreshes.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nix::dir::{Dir, Type};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::{FileStat, Mode, fstat};
+use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
+
+use crate::error::{Error, errno_err, io_err};
+use crate::flags::{Flags, INFO_PREFIX};
+use crate::fsutil::{Kind, kind, open_dir_at, stat_at};
+use crate::maildir::Maildir;
+use crate::name::size_field;
+use crate::pop3::pop3_uidl;
+use crate::uidlist::{Record, UidList, base_name};
+use crate::uidlock::{self, LockTiming};
+use crate::wire::{MessageReader, wire_size_of};
+
+/// How many times a scan is repeated while the directories change under it.
+const SCAN_ATTEMPTS: u32 = 3;
+
+/// A directory modified more recently than this before a scan may have
+/// been modified again during it within the same timestamp tick.
+const SETTLE_TIME: Duration = Duration::from_secs(1);
+
+/// How many times an operation follows a message that keeps being renamed.
+const FOLLOW_ATTEMPTS: u32 = 5;
+
+/// The flags message files are opened with.
+const FILE_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_NONBLOCK)
+    .union(OFlag::O_CLOEXEC);
+
+/// Location - which of a Maildir's directories holds a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Location {
+    /// `new/`: delivered, not yet seen by any session (IMAP's `\Recent`).
+    New,
+    /// `cur/`: seen by a session; flags are in its name.
+    Cur,
+}
+
+impl Location {
+    /// dir_name - the directory's name.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Location::New => "new",
+            Location::Cur => "cur",
+        }
+    }
+}
+
+/// MessageEntry - one message of a [`Mailbox`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MessageEntry {
+    /// The IMAP UID; with the mailbox's UIDVALIDITY it names this message
+    /// for good.
+    pub uid: u32,
+    /// The file's base name: its name without the `:2,` flags suffix,
+    /// which stays the same as the message moves and its flags change.
+    pub base: String,
+    /// The file's current name, flags suffix included.
+    pub file_name: String,
+    /// Which directory the file is in.
+    pub location: Location,
+    /// The file's full path (Maildir, location, file name).
+    pub path: PathBuf,
+    /// The flags in the file name.
+    pub flags: Flags,
+    /// Bytes in the file (LF line endings): `,S=` in the name, else stat.
+    pub size: u64,
+    /// Bytes on the wire (CRLF line endings), what POP3 LIST and IMAP
+    /// RFC822.SIZE report and what [`Mailbox::open_message`] yields:
+    /// `,W=` in the name, else the UID list's `W` field, else counted.
+    pub wire_size: u64,
+    /// When the message was delivered: the time at the start of its name,
+    /// or the file's modification time if the name has none.
+    pub internal_date: SystemTime,
+    /// A POP3 UIDL saved in the UID list (the `P` field, from a migration
+    /// into Dovecot); [`Mailbox::pop3_uidl`] prefers it.
+    pub saved_pop3_uidl: Option<String>,
+}
+
+/// Mailbox - a Maildir opened for reading, with UIDs assigned.
+///
+/// Blocking: use it from `spawn_blocking` or a blocking thread.
+#[derive(Debug)]
+pub struct Mailbox {
+    /// The Maildir's directory.
+    path: PathBuf,
+    /// The Maildir's directory, open.
+    dir: OwnedFd,
+    /// `new/`, open.
+    new: OwnedFd,
+    /// `cur/`, open.
+    cur: OwnedFd,
+    /// UIDVALIDITY from the UID list at the last scan.
+    uidvalidity: u32,
+    /// The next UID from the UID list at the last scan.
+    next_uid: u32,
+    /// The messages at the last scan, ascending by UID.
+    messages: Vec<MessageEntry>,
+    /// Lock waiting times (shorter in tests).
+    timing: LockTiming,
+}
+
+impl Mailbox {
+    /// open - open `maildir` and scan it (see the module notes): every
+    /// message in `new/` and `cur/` gets its UID, new ones under the UID
+    /// list lock.
+    ///
+    /// The Maildir must exist (a missing one is an [`Error::Io`] with
+    /// NotFound; [`Maildir::ensure`] creates it). A UID list lock held
+    /// too long is [`Error::LockTimeout`], temporary. Symbolic links at
+    /// or below the Maildir's root are refused ([`Error::Symlink`]) or,
+    /// for message files, ignored.
+    pub fn open(maildir: &Maildir) -> Result<Mailbox, Error> {
+        Mailbox::open_with(maildir, LockTiming::DEFAULT)
+    }
+
+    /// open_with - [`Mailbox::open`] with other lock timing.
+    pub(crate) fn open_with(maildir: &Maildir, timing: LockTiming) -> Result<Mailbox, Error> {
+        let path = maildir.path().to_path_buf();
+        let dir = maildir.open()?;
+        let new = open_dir_at(dir.as_fd(), OsStr::new("new"), &path.join("new"))?;
+        let cur = open_dir_at(dir.as_fd(), OsStr::new("cur"), &path.join("cur"))?;
+        let mut mailbox = Mailbox {
+            path,
+            dir,
+            new,
+            cur,
+            uidvalidity: 0,
+            next_uid: 0,
+            messages: Vec::new(),
+            timing,
+        };
+        mailbox.refresh()?;
+        Ok(mailbox)
+    }
+
+    /// path - the Maildir's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// uidvalidity - the folder's UIDVALIDITY: UIDs are only comparable
+    /// across sessions while it stays the same.
+    pub fn uidvalidity(&self) -> u32 {
+        self.uidvalidity
+    }
+
+    /// next_uid - the UID the next new message will get (IMAP UIDNEXT),
+    /// as of the last scan.
+    pub fn next_uid(&self) -> u32 {
+        self.next_uid
+    }
+
+    /// messages - the messages as of the last scan, ascending by UID.
+    pub fn messages(&self) -> &[MessageEntry] {
+        &self.messages
+    }
+
+    /// message - the message with this UID, if the view has it.
+    pub fn message(&self, uid: u32) -> Option<&MessageEntry> {
+        self.index_of(uid).and_then(|i| self.messages.get(i))
+    }
+
+    /// pop3_uidl - the POP3 unique-id of the message with this UID: the
+    /// one saved in the UID list if any, else Dovecot's default
+    /// `%08Xu%08Xv` ([`pop3_uidl`](crate::pop3_uidl)). None if the view
+    /// has no such message.
+    pub fn pop3_uidl(&self, uid: u32) -> Option<String> {
+        let entry = self.message(uid)?;
+        Some(match &entry.saved_pop3_uidl {
+            Some(saved) => saved.clone(),
+            None => pop3_uidl(entry.uid, self.uidvalidity),
+        })
+    }
+
+    /// refresh - scan again: pick up new mail (with new UIDs), renamed
+    /// files, and messages expunged elsewhere (dropped from the view).
+    pub fn refresh(&mut self) -> Result<(), Error> {
+        let listed = UidList::read(self.dir.as_fd(), &self.path, false)?;
+        let mut scan = self.scan()?;
+        let index: HashMap<&str, &Record> = listed
+            .iter()
+            .flat_map(|l| &l.records)
+            .map(|r| (r.base.as_str(), r))
+            .collect();
+        let mut computed = false;
+        let mut vanished = Vec::new();
+        for (base, found) in &mut scan.files {
+            if found.wire_size.is_some() {
+                continue;
+            }
+            let cached = index
+                .get(base.as_str())
+                .and_then(|r| r.ext_value('W'))
+                .and_then(|w| w.parse().ok());
+            if cached.is_some() {
+                found.wire_size = cached;
+                continue;
+            }
+            match self.count_wire_size(found)? {
+                Some(size) => {
+                    found.wire_size = Some(size);
+                    found.wire_size_counted = true;
+                    computed = true;
+                }
+                None => vanished.push(base.clone()),
+            }
+        }
+        if !vanished.is_empty() {
+            // Renamed or removed since the listing: next time.
+            scan.stable = false;
+            for base in &vanished {
+                scan.files.remove(base);
+            }
+        }
+        let need_write = match &listed {
+            None => true,
+            Some(list) => {
+                computed
+                    || scan.files.keys().any(|b| !index.contains_key(b.as_str()))
+                    || (scan.stable
+                        && list
+                            .records
+                            .iter()
+                            .any(|r| !scan.files.contains_key(&r.base)))
+            }
+        };
+        drop(index);
+        let list = match listed {
+            Some(list) if !need_write => list,
+            _ => self.update_list(listed.as_ref(), &scan)?,
+        };
+        self.uidvalidity = list.uidvalidity;
+        self.next_uid = list.next_uid;
+        self.messages = list
+            .records
+            .iter()
+            .filter_map(|r| {
+                let found = scan.files.get(&r.base)?;
+                Some(self.entry(r, found))
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// move_new_to_cur - move the view's messages in `new/` to `cur/`
+    /// (with an empty `:2,` suffix, or the flags they had), as a session
+    /// does once it has shown them, then fsync both directories. UIDs stay
+    /// the same. Returns how many files this call moved; one another
+    /// process moved first is followed, not counted.
+    pub fn move_new_to_cur(&mut self) -> Result<usize, Error> {
+        let uids: Vec<u32> = self
+            .messages
+            .iter()
+            .filter(|m| m.location == Location::New)
+            .map(|m| m.uid)
+            .collect();
+        let mut moved = 0;
+        for uid in uids {
+            for _ in 0..FOLLOW_ATTEMPTS {
+                let Some(entry) = self.index_of(uid).and_then(|i| self.messages.get(i)) else {
+                    break;
+                };
+                if entry.location != Location::New {
+                    break;
+                }
+                let target = format!("{}{INFO_PREFIX}{}", entry.base, entry.flags);
+                match nix::fcntl::renameat(
+                    &self.new,
+                    entry.file_name.as_str(),
+                    &self.cur,
+                    target.as_str(),
+                ) {
+                    Ok(()) => {
+                        let flags = entry.flags;
+                        self.set_location(uid, Location::Cur, target, flags);
+                        moved += 1;
+                        break;
+                    }
+                    Err(Errno::ENOENT) => {
+                        if !self.follow(uid)? {
+                            break;
+                        }
+                    }
+                    Err(errno) => {
+                        return Err(errno_err("rename", &entry.path)(errno));
+                    }
+                }
+            }
+        }
+        if moved > 0 {
+            // cur/ first: after a crash the message is then in at least one.
+            fsync(&self.cur).map_err(errno_err("fsync directory", &self.path.join("cur")))?;
+            fsync(&self.new).map_err(errno_err("fsync directory", &self.path.join("new")))?;
+        }
+        Ok(moved)
+    }
+
+    /// set_flags - give the message with this UID exactly these flags:
+    /// rename its file to `BASE:2,FLAGS` in `cur/` (letters in ASCII
+    /// order). A file renamed meanwhile by someone else is found again
+    /// and renamed from there (the last writer wins).
+    ///
+    /// Ok(false) if the message is gone (expunged elsewhere; it stays in
+    /// the view until [`Mailbox::refresh`]). A UID the view does not have
+    /// is [`Error::UnknownUid`]. The directory is not fsynced: a flag
+    /// change lost in a crash is not worth a disk flush per change.
+    pub fn set_flags(&mut self, uid: u32, flags: Flags) -> Result<bool, Error> {
+        for _ in 0..FOLLOW_ATTEMPTS {
+            let entry = self.entry_for(uid)?;
+            let target = format!("{}{INFO_PREFIX}{flags}", entry.base);
+            if entry.location == Location::Cur && entry.file_name == target {
+                self.set_location(uid, Location::Cur, target, flags);
+                return Ok(true);
+            }
+            match nix::fcntl::renameat(
+                self.dir_fd(entry.location),
+                entry.file_name.as_str(),
+                &self.cur,
+                target.as_str(),
+            ) {
+                Ok(()) => {
+                    self.set_location(uid, Location::Cur, target, flags);
+                    return Ok(true);
+                }
+                Err(Errno::ENOENT) => {
+                    if !self.follow(uid)? {
+                        return Ok(false);
+                    }
+                }
+                Err(errno) => return Err(errno_err("rename", &entry.path)(errno)),
+            }
+        }
+        Err(self.still_moving(uid))
+    }
+
+    /// expunge - remove the files of these messages and drop them from the
+    /// view, then fsync the directories touched. A file already gone is
+    /// not an error (someone else expunged it); one renamed meanwhile is
+    /// found and removed. UIDs the view does not have are ignored.
+    /// Returns how many files this call removed.
+    ///
+    /// The UID list keeps the lines until the next scan that finds the
+    /// files gone; their UIDs are never given again.
+    pub fn expunge(&mut self, uids: &[u32]) -> Result<usize, Error> {
+        let mut removed = 0;
+        let mut dropped = HashSet::new();
+        let mut touched = HashSet::new();
+        for &uid in uids {
+            for _ in 0..FOLLOW_ATTEMPTS {
+                let Some(entry) = self.index_of(uid).and_then(|i| self.messages.get(i)) else {
+                    break;
+                };
+                match unlinkat(
+                    self.dir_fd(entry.location),
+                    entry.file_name.as_str(),
+                    UnlinkatFlags::NoRemoveDir,
+                ) {
+                    Ok(()) => {
+                        removed += 1;
+                        touched.insert(entry.location);
+                        dropped.insert(uid);
+                        break;
+                    }
+                    Err(Errno::ENOENT) => {
+                        if !self.follow(uid)? {
+                            dropped.insert(uid);
+                            break;
+                        }
+                    }
+                    Err(errno) => {
+                        let e = errno_err("remove", &entry.path)(errno);
+                        self.messages.retain(|m| !dropped.contains(&m.uid));
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        self.messages.retain(|m| !dropped.contains(&m.uid));
+        for location in touched {
+            fsync(self.dir_fd(location)).map_err(errno_err(
+                "fsync directory",
+                &self.path.join(location.dir_name()),
+            ))?;
+        }
+        Ok(removed)
+    }
+
+    /// open_stored - the message's file as stored (LF line endings).
+    /// None if it is gone. A UID the view does not have is
+    /// [`Error::UnknownUid`].
+    pub fn open_stored(&mut self, uid: u32) -> Result<Option<File>, Error> {
+        for _ in 0..FOLLOW_ATTEMPTS {
+            let entry = self.entry_for(uid)?;
+            match nix::fcntl::openat(
+                self.dir_fd(entry.location),
+                entry.file_name.as_str(),
+                FILE_FLAGS,
+                Mode::empty(),
+            ) {
+                Ok(fd) => {
+                    let st = fstat(&fd).map_err(errno_err("stat", &entry.path))?;
+                    if kind(&st) != Kind::File {
+                        return Err(Error::NotARegularFile { path: entry.path });
+                    }
+                    return Ok(Some(File::from(fd)));
+                }
+                Err(Errno::ENOENT) => {
+                    if !self.follow(uid)? {
+                        return Ok(None);
+                    }
+                }
+                Err(Errno::ELOOP) => return Err(Error::Symlink { path: entry.path }),
+                Err(errno) => return Err(errno_err("open", &entry.path)(errno)),
+            }
+        }
+        Err(self.still_moving(uid))
+    }
+
+    /// open_message - the message in wire form (CRLF line endings), what
+    /// POP3 RETR and IMAP FETCH send: exactly
+    /// [`MessageEntry::wire_size`] bytes, unless a name's `,W=` lies.
+    /// None if it is gone. A UID the view does not have is
+    /// [`Error::UnknownUid`].
+    pub fn open_message(&mut self, uid: u32) -> Result<Option<MessageReader<File>>, Error> {
+        Ok(self.open_stored(uid)?.map(MessageReader::new))
+    }
+
+    // ---- internals ----
+
+    /// index_of - the position of `uid` in the view.
+    fn index_of(&self, uid: u32) -> Option<usize> {
+        self.messages.binary_search_by_key(&uid, |m| m.uid).ok()
+    }
+
+    /// entry_for - a copy of the message's entry, or [`Error::UnknownUid`].
+    fn entry_for(&self, uid: u32) -> Result<MessageEntry, Error> {
+        self.message(uid).cloned().ok_or_else(|| Error::UnknownUid {
+            path: self.path.clone(),
+            uid,
+        })
+    }
+
+    /// dir_fd - the open directory for a location.
+    fn dir_fd(&self, location: Location) -> BorrowedFd<'_> {
+        match location {
+            Location::New => self.new.as_fd(),
+            Location::Cur => self.cur.as_fd(),
+        }
+    }
+
+    /// set_location - record that the message now has this name.
+    fn set_location(&mut self, uid: u32, location: Location, file_name: String, flags: Flags) {
+        let path = self.path.join(location.dir_name()).join(&file_name);
+        if let Some(entry) = self.index_of(uid).and_then(|i| self.messages.get_mut(i)) {
+            entry.location = location;
+            entry.path = path;
+            entry.file_name = file_name;
+            entry.flags = flags;
+        }
+    }
+
+    /// follow - find the message's file again after its name went away;
+    /// false if it is gone.
+    fn follow(&mut self, uid: u32) -> Result<bool, Error> {
+        let Some(base) = self.message(uid).map(|m| m.base.clone()) else {
+            return Ok(false);
+        };
+        let mut found = None;
+        // Twice: a listing can miss a file renamed while it runs.
+        for _ in 0..2 {
+            for location in [Location::New, Location::Cur] {
+                let path = self.path.join(location.dir_name());
+                for_each_name(self.dir_fd(location), &path, |name, _| {
+                    if base_name(name) == base {
+                        found = Some((location, name.to_owned()));
+                    }
+                })?;
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        match found {
+            Some((location, name)) => {
+                let flags = Flags::from_file_name(&name);
+                self.set_location(uid, location, name, flags);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// still_moving - the error for a message renamed on every attempt.
+    fn still_moving(&self, uid: u32) -> Error {
+        let path = self
+            .message(uid)
+            .map_or_else(|| self.path.clone(), |m| m.path.clone());
+        Error::Io {
+            op: "follow renamed message",
+            path,
+            source: std::io::Error::from(Errno::ENOENT),
+        }
+    }
+
+    /// scan - list `new/` then `cur/`, again while they change under us.
+    fn scan(&self) -> Result<Scan, Error> {
+        let mut files = HashMap::new();
+        for _ in 0..SCAN_ATTEMPTS {
+            let before = self.dir_times()?;
+            files = HashMap::new();
+            for location in [Location::New, Location::Cur] {
+                self.list(location, &mut files)?;
+            }
+            let after = self.dir_times()?;
+            if before == after {
+                let settled = SystemTime::now()
+                    .checked_sub(SETTLE_TIME)
+                    .unwrap_or(UNIX_EPOCH);
+                let stable = before.iter().all(|&t| t <= settled);
+                return Ok(Scan { files, stable });
+            }
+        }
+        Ok(Scan {
+            files,
+            stable: false,
+        })
+    }
+
+    /// dir_times - the modification times of `new/` and `cur/`.
+    fn dir_times(&self) -> Result<[SystemTime; 2], Error> {
+        let new = fstat(&self.new).map_err(errno_err("stat", &self.path.join("new")))?;
+        let cur = fstat(&self.cur).map_err(errno_err("stat", &self.path.join("cur")))?;
+        Ok([mtime(&new), mtime(&cur)])
+    }
+
+    /// list - add the message files of one directory to `files`.
+    fn list(&self, location: Location, files: &mut HashMap<String, Found>) -> Result<(), Error> {
+        let dir = self.dir_fd(location);
+        let path = self.path.join(location.dir_name());
+        let mut names = Vec::new();
+        for_each_name(dir, &path, |name, file_type| {
+            names.push((name.to_owned(), file_type));
+        })?;
+        for (name, file_type) in names {
+            let base = base_name(&name);
+            let time = delivery_time(base);
+            let mut size = size_field(&name, 'S');
+            let mut mtime_found = None;
+            if size.is_none() || time.is_none() || file_type.is_none() {
+                let Some(st) = stat_at(dir, name.as_str(), &path.join(&name))? else {
+                    continue;
+                };
+                if kind(&st) != Kind::File {
+                    continue;
+                }
+                size = size.or_else(|| u64::try_from(st.st_size).ok());
+                mtime_found = Some(mtime(&st));
+            }
+            let found = Found {
+                base: base.to_owned(),
+                wire_size: size_field(&name, 'W'),
+                wire_size_counted: false,
+                flags: Flags::from_file_name(&name),
+                size: size.unwrap_or(0),
+                time,
+                mtime: mtime_found,
+                name,
+                location,
+            };
+            // cur/ is listed last and wins over new/ for the same base.
+            files.insert(found.base.clone(), found);
+        }
+        Ok(())
+    }
+
+    /// count_wire_size - read a file to count its wire size; None if it
+    /// is gone.
+    fn count_wire_size(&self, found: &Found) -> Result<Option<u64>, Error> {
+        let path = self.path.join(found.location.dir_name()).join(&found.name);
+        let fd = match nix::fcntl::openat(
+            self.dir_fd(found.location),
+            found.name.as_str(),
+            FILE_FLAGS,
+            Mode::empty(),
+        ) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(Errno::ELOOP) => return Err(Error::Symlink { path }),
+            Err(errno) => return Err(errno_err("open", &path)(errno)),
+        };
+        let mut file = File::from(fd);
+        wire_size_of(&mut file)
+            .map(Some)
+            .map_err(io_err("read", &path))
+    }
+
+    /// update_list - under the lock, bring the UID list up to date with a
+    /// scan and write it. `listed` is what we read before the scan.
+    fn update_list(&self, listed: Option<&UidList>, scan: &Scan) -> Result<UidList, Error> {
+        let _lock = uidlock::lock(self.dir.as_fd(), &self.path, self.timing)?;
+        let mut list =
+            UidList::read(self.dir.as_fd(), &self.path, true)?.unwrap_or_else(UidList::new);
+        if scan.stable {
+            // Only lines that existed before the scan began can be judged
+            // by it; later ones may be for files delivered after it.
+            let judged_below = match listed {
+                Some(old) if old.uidvalidity == list.uidvalidity => old.next_uid,
+                _ => 0,
+            };
+            let before = list.records.len();
+            list.records
+                .retain(|r| r.uid >= judged_below || scan.files.contains_key(&r.base));
+            if list.records.len() < before {
+                tracing::debug!(path = %self.path.display(), dropped = before - list.records.len(), "expunged messages dropped from UID list");
+            }
+        }
+        let known: HashSet<&str> = list.records.iter().map(|r| r.base.as_str()).collect();
+        let mut fresh: Vec<&Found> = scan
+            .files
+            .values()
+            .filter(|f| !known.contains(f.base.as_str()))
+            .collect();
+        drop(known);
+        fresh.sort_by(|a, b| (a.sort_time(), &a.base).cmp(&(b.sort_time(), &b.base)));
+        for found in fresh {
+            if list.assign(found.base.clone()).is_none() {
+                return Err(Error::UidsExhausted {
+                    path: self.path.clone(),
+                });
+            }
+        }
+        for record in &mut list.records {
+            if record.ext_value('W').is_some() {
+                continue;
+            }
+            if let Some(found) = scan.files.get(&record.base)
+                && found.wire_size_counted
+                && let Some(size) = found.wire_size
+            {
+                record.set_ext('W', &size.to_string());
+            }
+        }
+        list.write(self.dir.as_fd(), &self.path)?;
+        Ok(list)
+    }
+
+    /// entry - the view's entry for a list line and its file.
+    fn entry(&self, record: &Record, found: &Found) -> MessageEntry {
+        let internal_date = match (found.time, found.mtime) {
+            (Some((secs, _)), _) => UNIX_EPOCH
+                .checked_add(Duration::from_secs(secs))
+                .unwrap_or(UNIX_EPOCH),
+            (None, Some(mtime)) => mtime,
+            (None, None) => UNIX_EPOCH,
+        };
+        MessageEntry {
+            uid: record.uid,
+            base: found.base.clone(),
+            file_name: found.name.clone(),
+            location: found.location,
+            path: self.path.join(found.location.dir_name()).join(&found.name),
+            flags: found.flags,
+            size: found.size,
+            wire_size: found.wire_size.unwrap_or(found.size),
+            internal_date,
+            saved_pop3_uidl: record.ext_value('P').map(str::to_owned),
+        }
+    }
+}
+
+/// Scan - what one listing of `new/` and `cur/` found.
+#[derive(Debug)]
+struct Scan {
+    /// The message files by base name.
+    files: HashMap<String, Found>,
+    /// Whether the directories were quiet during the scan, so that a
+    /// message not found is really gone.
+    stable: bool,
+}
+
+/// Found - one message file found by a scan.
+#[derive(Debug, Clone)]
+struct Found {
+    /// Its name.
+    name: String,
+    /// Its base name.
+    base: String,
+    /// Its directory.
+    location: Location,
+    /// Its flags.
+    flags: Flags,
+    /// Its size as stored.
+    size: u64,
+    /// Its wire size, once known.
+    wire_size: Option<u64>,
+    /// Whether `wire_size` was counted by reading the file (and is worth
+    /// keeping in the UID list).
+    wire_size_counted: bool,
+    /// Seconds and microseconds from the name, if it starts with them.
+    time: Option<(u64, u32)>,
+    /// The file's modification time, if it was stat'ed.
+    mtime: Option<SystemTime>,
+}
+
+impl Found {
+    /// sort_time - the key that orders new messages for UIDs.
+    fn sort_time(&self) -> (u64, u32) {
+        match (self.time, self.mtime) {
+            (Some(t), _) => t,
+            (None, Some(m)) => m
+                .duration_since(UNIX_EPOCH)
+                .map(|d| (d.as_secs(), d.subsec_micros()))
+                .unwrap_or((0, 0)),
+            (None, None) => (u64::MAX, 0),
+        }
+    }
+}
+
+/// delivery_time - the seconds (and `M` microseconds) a Maildir name
+/// starts with: `1276528487.M364837P9451.host`.
+fn delivery_time(base: &str) -> Option<(u64, u32)> {
+    let (secs, rest) = base.split_once('.')?;
+    if secs.is_empty() || !secs.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs = secs.parse().ok()?;
+    let micros = rest
+        .strip_prefix('M')
+        .map(|r| {
+            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+            r.get(..digits).and_then(|d| d.parse().ok()).unwrap_or(0)
+        })
+        .unwrap_or(0);
+    Some((secs, micros))
+}
+
+/// mtime - a stat result's modification time.
+fn mtime(st: &FileStat) -> SystemTime {
+    let secs = u64::try_from(st.st_mtime).unwrap_or(0);
+    let nanos = u32::try_from(st.st_mtime_nsec).unwrap_or(0);
+    UNIX_EPOCH
+        .checked_add(Duration::new(secs, nanos.min(999_999_999)))
+        .unwrap_or(UNIX_EPOCH)
+}
+
+/// for_each_name - call `f` with each candidate message file name in a
+/// Maildir subdirectory (not starting with `.`, valid UTF-8, and a regular
+/// file or of unknown type) and its type if the listing knows it.
+fn for_each_name(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    mut f: impl FnMut(&str, Option<Type>),
+) -> Result<(), Error> {
+    // A fresh open file description, so listings never share a position.
+    let mut listing = Dir::openat(
+        dir,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(errno_err("read directory", path))?;
+    for entry in listing.iter() {
+        let entry = entry.map_err(errno_err("read directory", path))?;
+        let bytes = entry.file_name().to_bytes();
+        if bytes.first() == Some(&b'.') {
+            continue;
+        }
+        let file_type = entry.file_type();
+        if matches!(file_type, Some(t) if t != Type::File) {
+            continue;
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(name) => f(name, file_type),
+            Err(_) => {
+                tracing::warn!(path = %path.join(OsStr::from_bytes(bytes)).display(), "message file name is not UTF-8; ignored");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
