@@ -4,5 +4,6 @@
 mod cli;
 mod delivery;
 mod master;
+mod pop3d;
 mod smtpd;
 mod support;

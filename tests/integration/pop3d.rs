@@ -1,0 +1,283 @@
+//! pop3d over real sockets, with Python's poplib as the client.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use testkit::{Instance, SmtpClient, free_port, wait_until};
+
+use crate::support::{mail_instance, start_mail_instance};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Pop {
+    instance: Instance,
+    smtp: u16,
+    pop3: u16,
+    pop3s: u16,
+    mail: PathBuf,
+}
+
+fn pop(name: &str) -> Pop {
+    let (smtp, pop3, pop3s) = (
+        free_port().unwrap(),
+        free_port().unwrap(),
+        free_port().unwrap(),
+    );
+    let builder = mail_instance(name, smtp)
+        .main("virtual_mailbox_base", "$queue_directory/../mail")
+        .service("qmgr unix - - n - 1 qmgr")
+        .service("local unix - - n - - local")
+        .service(&format!("127.0.0.1:{pop3} inet n - n - - pop3d"))
+        .service(&format!(
+            "127.0.0.1:{pop3s} inet n - n - - pop3d -o pop3d_tls_wrappermode=yes"
+        ));
+    let instance = start_mail_instance(
+        builder,
+        &[],
+        "alice@example.org:{PLAIN}alice-pw\nbob@example.org:{PLAIN}bob-pw\n",
+        "",
+    );
+    let mail = instance.queue_dir().parent().unwrap().join("mail");
+    Pop {
+        instance,
+        smtp,
+        pop3,
+        pop3s,
+        mail,
+    }
+}
+
+impl Pop {
+    fn deliver(&self, to: &str, subject: &str, body: &str) {
+        let mut c = SmtpClient::connect(self.smtp).unwrap();
+        c.send("EHLO client.example")
+            .unwrap()
+            .expect_code(250)
+            .unwrap();
+        c.send("MAIL FROM:<sender@remote.test>")
+            .unwrap()
+            .expect_code(250)
+            .unwrap();
+        c.send(&format!("RCPT TO:<{to}>"))
+            .unwrap()
+            .expect_code(250)
+            .unwrap();
+        c.data(&format!(
+            "Subject: {subject}\r\nMessage-ID: <{subject}@remote.test>\r\n\r\n{body}"
+        ))
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    }
+
+    fn maildir_count(&self, user: &str) -> usize {
+        let dir = self.mail.join("example.org").join(user);
+        ["new", "cur"]
+            .iter()
+            .map(|d| {
+                std::fs::read_dir(dir.join(d))
+                    .map(|e| e.count())
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    fn wait_delivered(&self, user: &str, count: usize) {
+        wait_until(WAIT, "delivery", || {
+            (self.maildir_count(user) >= count).then_some(())
+        })
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", self.instance.dump()));
+    }
+}
+
+fn python(script: &str) -> String {
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{text}");
+    text
+}
+
+#[test]
+fn poplib_reads_and_deletes_mail_with_stable_uidls() {
+    let pop = pop("pop3-basic");
+    // One at a time, so the delivery order (and so the message numbers) is known.
+    pop.deliver("alice@example.org", "first", "line one\r\n.dotted line\r\n");
+    pop.wait_delivered("alice", 1);
+    pop.deliver(
+        "alice@example.org",
+        "second",
+        "body two\r\n\r\nmore\r\nand more\r\n",
+    );
+    pop.wait_delivered("alice", 2);
+    let out = python(&format!(
+        r#"
+import poplib
+p = poplib.POP3("127.0.0.1", {port}, timeout=30)
+caps = p.capa()
+assert "UIDL" in caps and "TOP" in caps and "STLS" in caps and "USER" in caps, caps
+assert "PLAIN" in caps["SASL"], caps
+p.user("alice@example.org")
+p.pass_("alice-pw")
+count, size = p.stat()
+assert count == 2, count
+resp, listing, _ = p.list()
+sizes = [int(l.split()[1]) for l in listing]
+assert sum(sizes) == size, (sizes, size)
+resp, lines, octets = p.retr(1)
+assert resp.startswith(b"+OK"), resp
+# The listed size is the message in CRLF form, exactly.
+assert sum(len(l) + 2 for l in lines) == sizes[0], (lines, sizes)
+assert b"Subject: first" in lines and b".dotted line" in lines, lines
+resp, top, _ = p.top(2, 1)
+assert b"Subject: second" in top and top[-1] == b"body two" and b"more" not in top, top
+uidls = [l.split()[1].decode() for l in p.uidl()[1]]
+assert all(len(u) == 16 and int(u, 16) >= 0 for u in uidls), uidls
+p.dele(1)
+try:
+    p.retr(1)
+    raise SystemExit("deleted message retrieved")
+except poplib.error_proto as e:
+    assert "-ERR" in str(e), e
+p.rset()
+assert p.stat()[0] == 2
+p.dele(1)
+p.quit()
+p = poplib.POP3("127.0.0.1", {port}, timeout=30)
+p.user("alice@example.org")
+p.pass_("alice-pw")
+assert p.stat()[0] == 1
+left = p.uidl()[1][0].split()[1].decode()
+assert left == uidls[1], (left, uidls)
+p.quit()
+print("uidls", uidls)
+"#,
+        port = pop.pop3
+    ));
+    assert!(out.contains("uidls"), "{out}");
+    assert_eq!(pop.maildir_count("alice"), 1);
+    // New mail was moved to cur/ once seen.
+    let new = pop.mail.join("example.org/alice/new");
+    assert_eq!(std::fs::read_dir(new).unwrap().count(), 0);
+    pop.instance
+        .wait_log(WAIT, "Login: user=<alice@example.org>, method=PLAIN")
+        .unwrap();
+    let logout = pop
+        .instance
+        .wait_log(WAIT, "Disconnected: Logged out user=<alice@example.org>")
+        .unwrap();
+    assert!(logout.contains("del=1/2"), "{logout}");
+}
+
+#[test]
+fn a_second_session_gets_in_use_and_bad_logins_fail() {
+    let pop = pop("pop3-inuse");
+    pop.deliver("bob@example.org", "x", "x\r\n");
+    pop.wait_delivered("bob", 1);
+    python(&format!(
+        r#"
+import poplib
+a = poplib.POP3("127.0.0.1", {port}, timeout=30)
+a.user("bob@example.org"); a.pass_("bob-pw")
+b = poplib.POP3("127.0.0.1", {port}, timeout=30)
+b.user("bob@example.org")
+try:
+    b.pass_("bob-pw")
+    raise SystemExit("second session got the maildrop")
+except poplib.error_proto as e:
+    assert "[IN-USE]" in str(e), e
+c = poplib.POP3("127.0.0.1", {port}, timeout=30)
+c.user("bob@example.org")
+try:
+    c.pass_("wrong")
+    raise SystemExit("wrong password accepted")
+except poplib.error_proto as e:
+    assert "[AUTH]" in str(e), e
+a.quit()
+# The lock went with the first session.
+b = poplib.POP3("127.0.0.1", {port}, timeout=30)
+b.user("bob@example.org"); b.pass_("bob-pw")
+assert b.stat()[0] == 1
+b.quit()
+"#,
+        port = pop.pop3
+    ));
+}
+
+#[test]
+fn stls_and_implicit_tls_with_sasl_plain() {
+    let pop = pop("pop3-tls");
+    pop.deliver("alice@example.org", "secure", "over tls\r\n");
+    pop.wait_delivered("alice", 1);
+    python(&format!(
+        r#"
+import poplib, ssl, base64
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+p = poplib.POP3("127.0.0.1", {pop3}, timeout=30)
+p.stls(context=ctx)
+assert "STLS" not in p.capa()
+p.user("alice@example.org"); p.pass_("alice-pw")
+assert p.stat()[0] == 1
+p.quit()
+s = poplib.POP3_SSL("127.0.0.1", {pop3s}, context=ctx, timeout=30)
+token = base64.b64encode(b"\0alice@example.org\0alice-pw").decode()
+resp = s._shortcmd("AUTH PLAIN " + token)
+assert resp.startswith(b"+OK"), resp
+resp, lines, _ = s.retr(1)
+assert b"over tls" in lines, lines
+s.quit()
+"#,
+        pop3 = pop.pop3,
+        pop3s = pop.pop3s
+    ));
+    pop.instance
+        .wait_log(WAIT, "method=PLAIN, rip=127.0.0.1, TLS")
+        .unwrap();
+}
+
+#[test]
+fn bad_commands_get_err_and_the_session_goes_on() {
+    let pop = pop("pop3-errors");
+    let stream = TcpStream::connect(("127.0.0.1", pop.pop3)).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("+OK"), "{line}");
+    for (command, want) in [
+        ("STAT", "-ERR"),
+        ("BOGUS", "-ERR"),
+        ("PASS x", "-ERR"),
+        ("RETR 1", "-ERR"),
+        ("LIST abc", "-ERR"),
+        ("NOOP", "-ERR"),
+        ("APOP a b", "-ERR"),
+        ("USER alice@example.org", "+OK"),
+    ] {
+        reader
+            .get_mut()
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with(want), "{command}: {line}");
+    }
+    let long = format!("USER {}\r\n", "x".repeat(400));
+    reader.get_mut().write_all(long.as_bytes()).unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("-ERR"), "{line}");
+    reader.get_mut().write_all(b"QUIT\r\n").unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("+OK"), "{line}");
+}
