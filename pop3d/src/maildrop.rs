@@ -38,14 +38,17 @@ impl Maildrop {
             .ok_or(OpenError::InUse)?;
         let mut view = mailstore::Mailbox::open(&maildir).map_err(OpenError::Store)?;
         view.move_new_to_cur().map_err(OpenError::Store)?;
-        let uidvalidity = view.uidvalidity();
+        // A UIDL saved in the UID list by an earlier migration wins over the
+        // computed one, so clients keep seeing the same UIDLs.
         let entries = view
             .messages()
             .iter()
             .map(|m| Entry {
                 uid: m.uid,
                 size: m.wire_size,
-                uidl: mailstore::pop3_uidl(m.uid, uidvalidity),
+                uidl: view
+                    .pop3_uidl(m.uid)
+                    .unwrap_or_else(|| mailstore::pop3_uidl(m.uid, view.uidvalidity())),
                 deleted: false,
             })
             .collect();

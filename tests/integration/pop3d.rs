@@ -281,3 +281,80 @@ fn bad_commands_get_err_and_the_session_goes_on() {
     reader.read_line(&mut line).unwrap();
     assert!(line.starts_with("+OK"), "{line}");
 }
+
+#[test]
+fn curl_retrieves_over_pop3s_and_a_killed_session_frees_the_lock() {
+    let pop = pop("pop3-curl");
+    pop.deliver(
+        "alice@example.org",
+        "curl",
+        ".starts with a dot\r\nplain\r\n",
+    );
+    pop.wait_delivered("alice", 1);
+    // curl, a second real client: list, then retrieve message 1 over TLS.
+    let output = std::process::Command::new("curl")
+        .args(["--silent", "--show-error", "--insecure", "--max-time", "30"])
+        .arg(format!("pop3s://127.0.0.1:{}/1", pop.pop3s))
+        .args(["--user", "alice@example.org:alice-pw"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("Subject: curl"), "{text}");
+    assert!(text.contains("\r\n.starts with a dot\r\n"), "{text:?}");
+
+    // A session holding the maildrop dies with kill -9: the lock dies with it.
+    let mut holder = TcpStream::connect(("127.0.0.1", pop.pop3)).unwrap();
+    holder.set_read_timeout(Some(WAIT)).unwrap();
+    let mut reader = BufReader::new(holder.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    holder
+        .write_all(b"USER alice@example.org\r\nPASS alice-pw\r\n")
+        .unwrap();
+    for _ in 0..2 {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("+OK"), "{line}");
+    }
+    let status = pop.instance.status().unwrap();
+    let pid = status
+        .services
+        .iter()
+        .find(|s| s.name == format!("127.0.0.1:{}", pop.pop3))
+        .and_then(|s| s.processes.first())
+        .unwrap()
+        .pid;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until(WAIT, "a new pop3d", || {
+        let status = pop.instance.status().ok()?;
+        let service = status
+            .services
+            .iter()
+            .find(|s| s.name == format!("127.0.0.1:{}", pop.pop3))?;
+        service
+            .processes
+            .first()
+            .filter(|p| p.pid != pid)
+            .map(|_| ())
+    })
+    .unwrap();
+    python(&format!(
+        r#"
+import poplib
+p = poplib.POP3("127.0.0.1", {port}, timeout=30)
+p.user("alice@example.org"); p.pass_("alice-pw")
+assert p.stat()[0] == 1
+p.quit()
+"#,
+        port = pop.pop3
+    ));
+}
