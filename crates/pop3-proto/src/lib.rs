@@ -265,7 +265,11 @@ impl Response {
         }
         if !self.text.is_empty() {
             out.push(b' ');
-            out.extend(self.text.bytes().map(|b| if b.is_ascii_control() { b' ' } else { b }));
+            out.extend(
+                self.text
+                    .bytes()
+                    .map(|b| if b.is_ascii_control() { b' ' } else { b }),
+            );
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -325,11 +329,17 @@ mod tests {
     #[test]
     fn commands() {
         let cases: &[(&str, Result<Command, Error>)] = &[
-            ("USER alice@example.org", Ok(Command::User("alice@example.org".into()))),
+            (
+                "USER alice@example.org",
+                Ok(Command::User("alice@example.org".into())),
+            ),
             ("user a", Ok(Command::User("a".into()))),
             ("USER", Err(Error::Arguments("USER"))),
             ("USER a b", Err(Error::Arguments("USER"))),
-            ("PASS secret with spaces", Ok(Command::Pass(Secret("secret with spaces".into())))),
+            (
+                "PASS secret with spaces",
+                Ok(Command::Pass(Secret("secret with spaces".into()))),
+            ),
             ("PASS", Err(Error::Arguments("PASS"))),
             ("STAT", Ok(Command::Stat)),
             ("STAT 1", Err(Error::Arguments("STAT"))),
@@ -351,7 +361,13 @@ mod tests {
             ("QUIT", Ok(Command::Quit)),
             ("CAPA", Ok(Command::Capa)),
             ("STLS", Ok(Command::Stls)),
-            ("AUTH", Ok(Command::Auth { mechanism: None, initial: None })),
+            (
+                "AUTH",
+                Ok(Command::Auth {
+                    mechanism: None,
+                    initial: None,
+                }),
+            ),
             (
                 "AUTH plain AGEAYg==",
                 Ok(Command::Auth {
@@ -375,7 +391,10 @@ mod tests {
         Response::ok("2 320").write_to(&mut out);
         Response::err_code(Code::InUse, "Mailbox is locked\r\nby another").write_to(&mut out);
         Response::err("").write_to(&mut out);
-        assert_eq!(out, b"+OK 2 320\r\n-ERR [IN-USE] Mailbox is locked  by another\r\n-ERR\r\n");
+        assert_eq!(
+            out,
+            b"+OK 2 320\r\n-ERR [IN-USE] Mailbox is locked  by another\r\n-ERR\r\n"
+        );
     }
 
     #[test]
