@@ -321,6 +321,11 @@ fn daemons_run_as_mail_owner_when_master_is_root() {
     let status = instance.wait_ready().unwrap();
     let (uid, gid) = (owner.uid.as_raw(), owner.gid.as_raw());
     for pid in all_pids(&status) {
+        // A daemon is root only until its prepare step is done; wait for the drop.
+        wait_until(WAIT, "the privilege drop", || {
+            (proc_ids(pid, "Uid:") != vec![0; 4]).then_some(())
+        })
+        .unwrap();
         assert_eq!(proc_ids(pid, "Uid:"), vec![uid; 4], "uids of {pid}");
         assert_eq!(proc_ids(pid, "Gid:"), vec![gid; 4], "gids of {pid}");
         let groups = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
