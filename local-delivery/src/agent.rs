@@ -35,6 +35,10 @@ pub struct Settings {
     /// Who runs `|command` and `/file` deliveries.
     pub default_privs: Ids,
     pub command_time_limit: Duration,
+    /// False when local runs unprivileged as mail_owner: `|command` and `/file`
+    /// targets would then run as the user that owns the queue and every virtual
+    /// mailbox, so they wait instead (give local `unpriv = n`).
+    pub commands_allowed: bool,
     /// This process's effective uid: deliveries as anyone else need a child.
     pub euid: u32,
 }
@@ -82,6 +86,13 @@ impl Agent {
         } else {
             me
         };
+        // Unprivileged is fine in development (everything runs as the invoking user),
+        // not when this process is mail_owner itself.
+        let is_mail_owner = !root
+            && User::from_name(&params.mail_owner)
+                .ok()
+                .flatten()
+                .is_some_and(|u| u.uid.as_raw() == euid);
         Ok(Agent {
             spool: Arc::new(Spool::new(&params.queue_directory)),
             accounts: accounts::Directory::open(params)?,
@@ -91,6 +102,7 @@ impl Agent {
                 mail_owner,
                 default_privs,
                 command_time_limit: params.command_time_limit,
+                commands_allowed: !is_mail_owner,
                 euid,
             },
             ipc_timeout: params.ipc_timeout,

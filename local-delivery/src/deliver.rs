@@ -138,6 +138,12 @@ async fn deliver_alias(
                 remote.push(to);
                 continue;
             }
+            Target::Command { .. } | Target::File { .. } if !agent.settings.commands_allowed => {
+                deferred(
+                    "4.3.0",
+                    "commands and files in aliases need local to run as root (unpriv n in master.cf), so that they run as default_privs",
+                )
+            }
             Target::Command { command, alias } => {
                 done.push(format!("\"|{command}\""));
                 deliver_command(agent, message, address, &command, &alias).await

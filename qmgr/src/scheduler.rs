@@ -80,11 +80,29 @@ impl Scheduler {
 
     /// Runs until `shutdown`: recovers `active/`, then scans on nudges and timers.
     pub async fn run(self: Arc<Self>, shutdown: service::CancellationToken) -> anyhow::Result<()> {
+        // One queue manager at a time: after a reload the old one may still be
+        // finishing its deliveries, and requeueing its active/ now would deliver them
+        // twice. The lock goes with the old process.
+        let path = self.spool.root().join("private").join("qmgr.lock");
+        let _lock = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+                .map_err(|(_, e)| anyhow::anyhow!("lock {}: {e}", path.display()))
+        })
+        .await??;
         self.recover().await;
         let tasks = TaskTracker::new();
         loop {
             let next = self.scan(&tasks, &shutdown).await;
-            let wait = next.unwrap_or(self.settings.queue_run_delay);
+            // Never longer than queue_run_delay: a lost nudge must not leave new mail
+            // waiting until some deferred message is due.
+            let wait = next.map_or(self.settings.queue_run_delay, |n| {
+                n.min(self.settings.queue_run_delay)
+            });
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}

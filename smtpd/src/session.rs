@@ -718,11 +718,18 @@ impl<'a> Session<'a> {
         }
         let (mut incoming, mut reader) = match self.tx.as_mut().and_then(|tx| tx.bdat.take()) {
             Some(state) => state,
-            None => {
-                let incoming = self.open_queue_file().await?;
-                let reader = BdatReader::new(self.data_options(), false);
-                (incoming, reader)
-            }
+            None => match self.open_queue_file().await? {
+                Some(incoming) => (Some(incoming), BdatReader::new(self.data_options(), false)),
+                None => {
+                    // Already answered (451/452): read the chunk away, end the
+                    // transaction, and send nothing more for this command.
+                    self.tx = None;
+                    let mut sink = BdatReader::new(DataOptions::default(), true);
+                    sink.begin_chunk(size, last);
+                    self.consume_chunk(&mut sink, None).await?;
+                    return Ok(());
+                }
+            },
         };
         reader.begin_chunk(size, last);
         let end = match self.consume_chunk(&mut reader, incoming.as_mut()).await {

@@ -75,6 +75,29 @@ impl Settings {
         if !p.smtpd_banner.starts_with(&p.myhostname) {
             bail!("smtpd_banner must start with $myhostname (RFC 5321)");
         }
+        let relay = restrictions("smtpd_relay_restrictions", &p.smtpd_relay_restrictions)?;
+        let recipient = restrictions(
+            "smtpd_recipient_restrictions",
+            &p.smtpd_recipient_restrictions,
+        )?;
+        // As Postfix does: without a restriction that can refuse relaying, smtpd
+        // would be an open relay, so it does not start.
+        let guards = |list: &[Restriction]| {
+            list.iter().any(|r| {
+                matches!(
+                    r,
+                    Restriction::Reject
+                        | Restriction::Defer
+                        | Restriction::RejectUnauthDestination
+                        | Restriction::DeferUnauthDestination
+                )
+            })
+        };
+        if !guards(&relay) && !guards(&recipient) {
+            bail!(
+                "smtpd_relay_restrictions or smtpd_recipient_restrictions must contain reject_unauth_destination, defer_unauth_destination, reject or defer; refusing to run as an open relay"
+            );
+        }
         Ok(Settings {
             myhostname: p.myhostname.clone(),
             banner: p.smtpd_banner.clone(),
@@ -100,14 +123,8 @@ impl Settings {
                 "smtpd_sender_restrictions",
                 &p.smtpd_sender_restrictions,
             )?,
-            relay_restrictions: restrictions(
-                "smtpd_relay_restrictions",
-                &p.smtpd_relay_restrictions,
-            )?,
-            recipient_restrictions: restrictions(
-                "smtpd_recipient_restrictions",
-                &p.smtpd_recipient_restrictions,
-            )?,
+            relay_restrictions: relay,
+            recipient_restrictions: recipient,
             reject_unlisted_recipient: p.smtpd_reject_unlisted_recipient,
             header_size_limit: usize::try_from(p.header_size_limit).unwrap_or(usize::MAX),
         })

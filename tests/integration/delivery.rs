@@ -30,7 +30,9 @@ fn site_with_users(name: &str, extra: &[(&str, &str)], aliases: &str, users: &st
     let builder = mail_instance(name, smtp)
         .main("virtual_mailbox_base", "$queue_directory/../mail")
         .service("qmgr unix - - n - 1 qmgr")
-        .service("local unix - - n - - local");
+        // As etc/examples/master.cf: local as root (when the tests are), writing
+        // each mailbox from a child switched to its owner, commands as default_privs.
+        .service("local unix - n n - - local");
     let instance = start_mail_instance(builder, extra, users, aliases);
     let mail = instance.queue_dir().parent().unwrap().join("mail");
     Site {

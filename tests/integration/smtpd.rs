@@ -667,3 +667,20 @@ fn socket_from(addr: &str) -> socket2::Socket {
         .unwrap();
     socket
 }
+
+#[test]
+fn a_configuration_that_would_relay_for_anyone_does_not_start() {
+    let port = free_port().unwrap();
+    let mut instance = Instance::builder("smtpd-openrelay")
+        .main("smtpd_relay_restrictions", "permit_mynetworks")
+        .service(&format!("127.0.0.1:{port} inet n - n - - smtpd"))
+        .create()
+        .unwrap();
+    instance.start_master().unwrap();
+    let line = instance
+        .wait_log(WAIT, "refusing to run as an open relay")
+        .unwrap();
+    assert!(line.contains("fatal:"), "{line}");
+    // The service keeps failing, so master throttles it rather than serving.
+    instance.wait_log(WAIT, "keeps dying").unwrap();
+}

@@ -88,6 +88,13 @@ fn adopt(fd: RawFd) -> Result<Listener, Error> {
     // open (checked above), listed once (parse_fd_list refuses duplicates), and
     // nothing else in this process has taken it, so we may own it.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // master cleared close-on-exec so the socket survived our exec; set it again, or
+    // every program this daemon runs (a |command delivery) would inherit the listener.
+    nix::fcntl::fcntl(
+        &owned,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(|e| not_socket(format!("set close-on-exec: {e}")))?;
     let addr: SockaddrStorage = getsockname(fd).map_err(|e| not_socket(e.to_string()))?;
     match addr.family() {
         Some(AddressFamily::Inet | AddressFamily::Inet6) => {
