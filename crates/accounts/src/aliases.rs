@@ -368,7 +368,7 @@ pub(crate) struct Included {
 /// Reads an `:include:` file (at most [`MAX_INCLUDE_BYTES`]); `Err` is
 /// the message for a file that cannot be read.
 pub(crate) fn read_include(path: &Path) -> Result<Included, String> {
-    let text = fileio::read_limited(path, MAX_INCLUDE_BYTES)
+    let text = fileio::read_trusted(path, MAX_INCLUDE_BYTES)
         .map_err(|e| format!(":include:{}: cannot read: {e}", path.display()))?;
     let mut out = Included::default();
     for (number, line) in fileio::lines(&text) {

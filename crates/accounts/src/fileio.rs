@@ -44,6 +44,43 @@ pub(crate) fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Reads a file that decides where mail goes but that the reader does not own by
+/// name (an `:include:` list), refusing anything a user could have planted: a
+/// symlink (not followed), a file that is not regular, one owned by anyone but root
+/// or this process's user, or one writable by group or others. Checks are made on
+/// the opened file, so a swap between check and read is not possible.
+pub(crate) fn read_trusted(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?;
+    let meta = file.metadata()?;
+    let refuse = |why: String| Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+    if !meta.is_file() {
+        return refuse("not a regular file".to_owned());
+    }
+    let euid = nix::unistd::Uid::effective().as_raw();
+    if meta.uid() != 0 && meta.uid() != euid {
+        return refuse(format!(
+            "owned by uid {}, not root or uid {euid}",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return refuse("writable by group or others".to_owned());
+    }
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// What a file looked like when it was last read: a change in any field
 /// means it must be read again.
 #[derive(Clone, Debug, PartialEq, Eq)]

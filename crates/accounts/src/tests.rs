@@ -936,3 +936,33 @@ fn quota_from_the_users_file() {
         assert_eq!(crate::resolve::quota_of(&entry(extra)), *want, "{extra:?}");
     }
 }
+
+#[test]
+fn include_files_users_could_plant_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("list");
+    std::fs::write(&good, "alice\n").unwrap();
+    std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(crate::fileio::read_trusted(&good, 1024).is_ok());
+
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&good, &link).unwrap();
+    assert!(
+        crate::fileio::read_trusted(&link, 1024).is_err(),
+        "symlink followed"
+    );
+
+    let open = dir.path().join("open");
+    std::fs::write(&open, "alice\n").unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert!(
+        crate::fileio::read_trusted(&open, 1024).is_err(),
+        "world-writable read"
+    );
+
+    assert!(
+        crate::fileio::read_trusted(dir.path(), 1024).is_err(),
+        "directory read"
+    );
+}
