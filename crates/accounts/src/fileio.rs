@@ -30,20 +30,6 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     }
 }
 
-/// Reads at most `limit` bytes of a file; a longer file is an error.
-pub(crate) fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    let file = fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
-    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("larger than {limit} bytes"),
-        ));
-    }
-    Ok(bytes)
-}
-
 /// Reads a file that decides where mail goes but that the reader does not own by
 /// name (an `:include:` list), refusing anything a user could have planted: a
 /// symlink (not followed), a file that is not regular, one owned by anyone but root
