@@ -137,6 +137,16 @@ pub enum Error {
         /// The Maildir.
         path: PathBuf,
     },
+    /// A keyword name that is not an IMAP atom (see
+    /// [`is_valid_keyword`](crate::is_valid_keyword)); a caller's bug or
+    /// a client's bad input, nothing was changed.
+    #[error("invalid keyword {name:?}: {reason}")]
+    InvalidKeyword {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -168,7 +178,8 @@ impl Error {
             | Error::InvalidPath { .. }
             | Error::InvalidFolderName { .. }
             | Error::UnknownUid { .. }
-            | Error::UidsExhausted { .. } => false,
+            | Error::UidsExhausted { .. }
+            | Error::InvalidKeyword { .. } => false,
         }
     }
 

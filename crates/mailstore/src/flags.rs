@@ -168,6 +168,37 @@ impl Flags {
         (0..Flags::MAX_KEYWORDS).filter(move |&i| self.has_keyword(i))
     }
 
+    /// has_keyword_letter - whether the keyword with this letter
+    /// (`b'a'`..=`b'z'`, as [`Keywords`](crate::Keywords) names them) is set.
+    pub fn has_keyword_letter(self, letter: u8) -> bool {
+        letter.is_ascii_lowercase() && self.has_letter(char::from(letter))
+    }
+
+    /// insert_keyword_letter - set the keyword with this letter
+    /// (`b'a'`..=`b'z'`); false, and no change, for any other byte.
+    pub fn insert_keyword_letter(&mut self, letter: u8) -> bool {
+        if letter.is_ascii_lowercase() {
+            self.set_letter(char::from(letter), true);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// remove_keyword_letter - clear the keyword with this letter
+    /// (`b'a'`..=`b'z'`).
+    pub fn remove_keyword_letter(&mut self, letter: u8) {
+        if letter.is_ascii_lowercase() {
+            self.set_letter(char::from(letter), false);
+        }
+    }
+
+    /// keyword_letters - the letters (`b'a'`..=`b'z'`) of the keywords
+    /// set, ascending.
+    pub fn keyword_letters(self) -> impl Iterator<Item = u8> {
+        (b'a'..=b'z').filter(move |&l| self.has_keyword_letter(l))
+    }
+
     /// has_letter - whether the letter `c` is set.
     fn has_letter(self, c: char) -> bool {
         bit_of(c).is_some_and(|bit| self.letters & (1 << bit) != 0)
@@ -255,6 +286,14 @@ mod tests {
         assert!(flags.insert_keyword(25));
         assert!(!flags.insert_keyword(26));
         assert_eq!(flags.keywords().collect::<Vec<_>>(), vec![0, 25]);
+        assert_eq!(flags.to_string(), "Saz");
+        assert_eq!(flags.keyword_letters().collect::<Vec<_>>(), b"az");
+        assert!(flags.has_keyword_letter(b'z'));
+        assert!(!flags.has_keyword_letter(b'Z'));
+        assert!(!flags.insert_keyword_letter(b'S'));
+        assert!(flags.insert_keyword_letter(b'c'));
+        flags.remove_keyword_letter(b'c');
+        flags.remove_keyword_letter(b'S');
         assert_eq!(flags.to_string(), "Saz");
         flags.remove_keyword(0);
         assert!(!flags.has_keyword(0));

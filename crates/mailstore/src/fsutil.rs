@@ -7,7 +7,8 @@
 //! create, chown or link made by a more privileged process.
 
 use std::ffi::OsStr;
-use std::io;
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
@@ -16,9 +17,10 @@ use nix::NixPath;
 use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, AtFlags, OFlag};
 use nix::sys::stat::{FileStat, Mode, SFlag, fchmod, fstat, fstatat, mkdirat};
-use nix::unistd::{Gid, Uid, fchown, fsync};
+use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fsync, unlinkat};
 
-use crate::error::{Error, errno_err};
+use crate::error::{Error, errno_err, io_err};
+use crate::name::unique_name;
 
 /// The flags every directory is opened with.
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY
@@ -259,4 +261,142 @@ pub(crate) fn match_dir_owner<Fd: AsFd>(
         Some(Gid::from_raw(dir_st.st_gid)),
     )
     .map_err(errno_err("chown", path))
+}
+
+/// FileMode - which permissions [`replace_file`] gives a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileMode {
+    /// The mode of the file replaced, or for a new file the directory's
+    /// read/write bits, and always owner read/write: for files other
+    /// Maildir tools read (the UID list, the keyword list).
+    LikeDirectory,
+    /// 0600: for files holding what messages say (the metadata cache).
+    Private,
+}
+
+/// read_file_at - the contents of the regular file `name` in the
+/// directory open as `dir`, read without following a symbolic link; None
+/// if it does not exist. A file larger than `max` bytes is an error
+/// (InvalidData) rather than read into memory; `what` names the file in
+/// that error.
+pub(crate) fn read_file_at(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &str,
+    max: u64,
+    what: &str,
+) -> Result<Option<Vec<u8>>, Error> {
+    let path = dir_path.join(name);
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let fd = match nix::fcntl::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(Errno::ELOOP) => return Err(Error::Symlink { path }),
+        Err(errno) => return Err(errno_err("open", &path)(errno)),
+    };
+    let st = fstat(&fd).map_err(errno_err("stat", &path))?;
+    if kind(&st) != Kind::File {
+        return Err(Error::NotARegularFile { path });
+    }
+    let expected = usize::try_from(st.st_size).unwrap_or(0);
+    let mut data = Vec::with_capacity(expected.min(usize::try_from(max).unwrap_or(usize::MAX)));
+    File::from(fd)
+        .take(max.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(io_err("read", &path))?;
+    if u64::try_from(data.len()).unwrap_or(u64::MAX) > max {
+        return Err(Error::Io {
+            op: "read",
+            path,
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{what} larger than {max} bytes"),
+            ),
+        });
+    }
+    Ok(Some(data))
+}
+
+/// replace_file - replace the file `name` in the directory open as `dir`
+/// with `contents`, atomically: a temporary file `NAME.UNIQUE.tmp`,
+/// fsync, rename over the old name, fsync of the directory. Readers see
+/// the old file or the new one, never a mix. The caller holds whatever
+/// lock serialises writers.
+///
+/// A caller running as root gives the file the directory's owner, so
+/// that the user's own tools and sessions can read and replace it.
+pub(crate) fn replace_file(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &str,
+    contents: &[u8],
+    file_mode: FileMode,
+) -> Result<(), Error> {
+    let dir_st = fstat(dir).map_err(errno_err("stat", dir_path))?;
+    let mode = match file_mode {
+        FileMode::Private => 0o600,
+        FileMode::LikeDirectory => {
+            let old = stat_at(dir, name, &dir_path.join(name))?;
+            (match old {
+                Some(st) if kind(&st) == Kind::File => st.st_mode & 0o666,
+                _ => dir_st.st_mode & 0o666,
+            }) | 0o600
+        }
+    };
+    let tmp_name = format!("{name}.{}.tmp", unique_name());
+    let tmp_path = dir_path.join(&tmp_name);
+    let fd = nix::fcntl::openat(
+        dir,
+        tmp_name.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(mode),
+    )
+    .map_err(errno_err("create file", &tmp_path))?;
+    let tmp = TmpName {
+        dir,
+        name: &tmp_name,
+        present: true,
+    };
+    match_dir_owner(&fd, &dir_st, &tmp_path)?;
+    fchmod(&fd, Mode::from_bits_truncate(mode)).map_err(errno_err("chmod", &tmp_path))?;
+    let mut file = File::from(fd);
+    file.write_all(contents)
+        .map_err(io_err("write", &tmp_path))?;
+    file.sync_all().map_err(io_err("fsync", &tmp_path))?;
+    drop(file);
+    let path = dir_path.join(name);
+    nix::fcntl::renameat(dir, tmp_name.as_str(), dir, name).map_err(errno_err("rename", &path))?;
+    tmp.renamed();
+    fsync(dir).map_err(errno_err("fsync directory", dir_path))
+}
+
+/// TmpName - the temporary file of [`replace_file`]; removed if the
+/// write fails before the rename.
+struct TmpName<'a> {
+    /// The directory holding it.
+    dir: BorrowedFd<'a>,
+    /// The temporary file's name in it.
+    name: &'a str,
+    /// Whether the name still needs removing.
+    present: bool,
+}
+
+impl TmpName<'_> {
+    /// renamed - the file now has its final name; nothing to remove.
+    fn renamed(mut self) {
+        self.present = false;
+    }
+}
+
+impl Drop for TmpName<'_> {
+    fn drop(&mut self) {
+        if self.present {
+            match unlinkat(self.dir, self.name, UnlinkatFlags::NoRemoveDir) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => {
+                    tracing::warn!(name = self.name, error = %e, "cannot remove temporary file");
+                }
+            }
+        }
+    }
 }

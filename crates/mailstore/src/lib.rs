@@ -3,8 +3,8 @@
 //! Where delivered mail lives (DESIGN.md §6). The local delivery agent
 //! writes through this crate; pop3d and imapd read through it, with UIDs
 //! in Dovecot's `dovecot-uidlist` format so that Postern and Dovecot can
-//! serve the same Maildir (the keyword list and the envelope cache are
-//! still to come). Everything is blocking std I/O: async callers use
+//! serve the same Maildir, and IMAP keyword names in Dovecot's
+//! `dovecot-keywords`. Everything is blocking std I/O: async callers use
 //! `spawn_blocking`.
 //!
 //! ## What it provides
@@ -29,6 +29,21 @@
 //!   `cur/`, sets flags (by renaming), expunges, and opens a message as
 //!   stored or in wire form ([`MessageReader`]: CRLF line endings,
 //!   exactly `wire_size` bytes).
+//! * [`Keywords`]: the folder's IMAP keyword names for the flag letters
+//!   `a`..`z` ([`Flags::keyword_letters`]), read from and added to
+//!   Dovecot's `dovecot-keywords` under the UID list lock; names are
+//!   IMAP atoms ([`is_valid_keyword`]) compared without regard to case,
+//!   at most 26 per folder.
+//! * [`parse_metadata`]: what IMAP FETCH needs from a message's bytes
+//!   ([`Metadata`]: its [`Envelope`], its [`BodyStructure`] with each
+//!   part's [`Span`] in the file, its sizes in CRLF form), computed with
+//!   mail-parser; pure, and lenient with malformed MIME (the `metadata`
+//!   module says how each case is shown).
+//! * [`Mailbox::metadata`] and [`Mailbox::flush_metadata`]: the same,
+//!   through a per-folder cache file `postern.cache` (the `cache`
+//!   module: versioned, checksummed records, validated per message by
+//!   UID, base name and size, rebuilt whenever anything is wrong with
+//!   it), so that FETCH on a large folder does not parse every file.
 //! * [`MaildropLock`] and [`pop3_uidl`]: POP3's exclusive maildrop lock
 //!   (an flock that dies with its session) and Dovecot's default UIDL
 //!   format.
@@ -107,17 +122,26 @@
 //! Maildir as root. Message files are created 0600. mbox appends refuse
 //! symlinks, non-regular files and files with several hard links.
 //!
-//! Reading follows the same rule: message files, the UID list and the
-//! lock files are opened relative to the opened Maildir with
-//! `O_NOFOLLOW`; a symbolic link or anything but a regular file in
-//! `new/` or `cur/` is not a message. Files this crate creates there
-//! (the UID list, lock files) get mode 0600 or the replaced file's mode,
-//! and, for a caller running as root, the Maildir's owner. The UID list
-//! is the user's file: it is parsed tolerantly (a bad line is logged and
-//! skipped) and read only up to 512 MiB.
+//! Reading follows the same rule: message files, the UID list, the
+//! metadata cache and the lock files are opened relative to the opened
+//! Maildir with `O_NOFOLLOW`; a symbolic link or anything but a regular
+//! file in `new/` or `cur/` is not a message. Files this crate creates
+//! there (the UID list, the keyword list, lock files) get mode 0600 or
+//! the replaced file's mode (the metadata cache, which repeats what
+//! messages say, always 0600), and, for a caller running as root, the
+//! Maildir's owner. The UID list, the keyword list and the metadata
+//! cache are the user's files: the first two are parsed tolerantly (a
+//! bad line is logged and skipped) and read only up to 512 MiB and
+//! 64 KiB; the cache is never trusted (checksummed records, decoded
+//! without recursion, nesting checked, entries matched to the message
+//! file) and read only up to 2 GiB.
 //!
-//! Nothing here parses the message; a hostile message can only be long.
-//! Callers bound its size (`message_size_limit`) before it is queued.
+//! Delivery and the mailbox view never parse the message; a hostile
+//! message can only be long, and callers bound its size
+//! (`message_size_limit`) before it is queued. [`parse_metadata`] does
+//! parse it, with mail-parser, without I/O: it never fails, bounds the
+//! nesting it follows ([`MAX_NESTING`]), and survives a panic inside
+//! mail-parser (falling back to header plus one text part).
 //!
 //! ## Errors
 //!
@@ -139,14 +163,17 @@
 //! None read here: callers pass paths, owners, modes and quotas
 //! (`virtual_mailbox_base`, `home_mailbox`, `mailbox_size_limit`).
 
+mod cache;
 mod deliver;
 mod error;
 mod flags;
 mod fsutil;
+mod keywords;
 mod lineend;
 mod mailbox;
 mod maildir;
 pub mod mbox;
+mod metadata;
 mod name;
 mod pop3;
 mod quota;
@@ -158,8 +185,13 @@ mod wire;
 pub use deliver::{DeliverOptions, Delivered};
 pub use error::Error;
 pub use flags::{Flag, Flags};
+pub use keywords::{Keywords, MAX_KEYWORD_LEN, is_valid_keyword};
 pub use mailbox::{Location, Mailbox, MessageEntry};
 pub use maildir::{DEFAULT_MODE, Maildir, STALE_TMP_AGE};
+pub use metadata::{
+    Address, BodyStructure, Content, Disposition, Embedded, Envelope, MAX_NESTING, Metadata,
+    PartInfo, Span, parse_metadata,
+};
 pub use nix::unistd::{Gid, Uid};
 pub use pop3::{MAILDROP_LOCK, MaildropLock, pop3_uidl};
 pub use quota::{QuotaLimit, Usage};

@@ -45,9 +45,11 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
+use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nix::dir::{Dir, Type};
@@ -56,10 +58,12 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::{FileStat, Mode, fstat};
 use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
 
+use crate::cache::MetadataCache;
 use crate::error::{Error, errno_err, io_err};
 use crate::flags::{Flags, INFO_PREFIX};
 use crate::fsutil::{Kind, kind, open_dir_at, stat_at};
 use crate::maildir::Maildir;
+use crate::metadata::{Metadata, parse_metadata};
 use crate::name::size_field;
 use crate::pop3::pop3_uidl;
 use crate::uidlist::{Record, UidList, base_name};
@@ -154,6 +158,8 @@ pub struct Mailbox {
     messages: Vec<MessageEntry>,
     /// Lock waiting times (shorter in tests).
     timing: LockTiming,
+    /// The metadata cache, read at the first [`Mailbox::metadata`].
+    cache: Option<MetadataCache>,
 }
 
 impl Mailbox {
@@ -185,6 +191,7 @@ impl Mailbox {
             next_uid: 0,
             messages: Vec::new(),
             timing,
+            cache: None,
         };
         mailbox.refresh()?;
         Ok(mailbox)
@@ -480,6 +487,76 @@ impl Mailbox {
     /// [`Error::UnknownUid`].
     pub fn open_message(&mut self, uid: u32) -> Result<Option<MessageReader<File>>, Error> {
         Ok(self.open_stored(uid)?.map(MessageReader::new))
+    }
+
+    /// metadata - the [`Metadata`] (ENVELOPE, BODYSTRUCTURE, part
+    /// spans) of the message with this UID: from the metadata cache
+    /// (`postern.cache`, the `cache` module) when it holds an entry made
+    /// for this very file (same UID, base name and size), else computed
+    /// by reading and parsing the file and remembered for
+    /// [`Mailbox::flush_metadata`].
+    ///
+    /// None if the message is gone (expunged elsewhere). A UID the view
+    /// does not have is [`Error::UnknownUid`]. A missing, stale or
+    /// damaged cache is never an error: it only costs parsing. Spans in
+    /// the result are offsets in the stored file ([`Mailbox::open_stored`]).
+    pub fn metadata(&mut self, uid: u32) -> Result<Option<Arc<Metadata>>, Error> {
+        let entry = self.entry_for(uid)?;
+        if self
+            .cache
+            .as_ref()
+            .is_none_or(|c| c.uidvalidity() != self.uidvalidity)
+        {
+            self.cache = Some(MetadataCache::load(
+                self.dir.as_fd(),
+                &self.path,
+                self.uidvalidity,
+            ));
+        }
+        if let Some(found) = self
+            .cache
+            .as_mut()
+            .and_then(|c| c.get(uid, &entry.base, entry.size))
+        {
+            return Ok(Some(found));
+        }
+        let Some(file) = self.open_stored(uid)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
+        file.take(crate::cache::MAX_MESSAGE_LEN)
+            .read_to_end(&mut bytes)
+            .map_err(io_err("read", &entry.path))?;
+        let metadata = Arc::new(parse_metadata(&bytes));
+        if let Some(cache) = self.cache.as_mut() {
+            cache.insert(uid, &entry.base, entry.size, Arc::clone(&metadata));
+        }
+        Ok(Some(metadata))
+    }
+
+    /// flush_metadata - write the metadata computed since the last flush
+    /// to the cache file, and drop entries of messages no longer in the
+    /// view (expunged). Cheap when there is nothing to write, so a
+    /// session can call it after every command that fetched metadata;
+    /// entries not flushed are lost when the Mailbox is dropped (they are
+    /// computed again next time). Returns how many entries were written.
+    ///
+    /// Takes the cache's own lock (not the UID list lock). An error (disk
+    /// full, a read-only Maildir) leaves the file as it was; the session
+    /// can go on without the cache.
+    pub fn flush_metadata(&mut self) -> Result<usize, Error> {
+        let Some(cache) = self.cache.as_mut() else {
+            return Ok(0);
+        };
+        if cache.uidvalidity() != self.uidvalidity {
+            // Made for UIDs that no longer mean the same messages.
+            self.cache = None;
+            return Ok(0);
+        }
+        let messages = &self.messages;
+        cache.flush(self.dir.as_fd(), &self.path, |uid| {
+            messages.binary_search_by_key(&uid, |m| m.uid).is_ok()
+        })
     }
 
     // ---- internals ----

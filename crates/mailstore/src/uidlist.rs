@@ -36,21 +36,13 @@
 
 use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
-use std::fs::File;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read, Write};
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::sys::stat::{Mode, fstat};
-use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
-
-use crate::error::{Error, errno_err, io_err};
-use crate::fsutil::{Kind, kind, match_dir_owner, stat_at};
-use crate::name::unique_name;
+use crate::error::Error;
+use crate::fsutil::{FileMode, read_file_at, replace_file};
 
 /// The UID list's file name, in the Maildir's directory.
 pub(crate) const UIDLIST: &str = "dovecot-uidlist";
@@ -227,34 +219,10 @@ impl UidList {
         dir_path: &Path,
         complete: bool,
     ) -> Result<Option<UidList>, Error> {
-        let path = dir_path.join(UIDLIST);
-        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-        let fd = match nix::fcntl::openat(dir, UIDLIST, flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(Errno::ELOOP) => return Err(Error::Symlink { path }),
-            Err(errno) => return Err(errno_err("open", &path)(errno)),
+        let Some(data) = read_file_at(dir, dir_path, UIDLIST, MAX_SIZE, "UID list")? else {
+            return Ok(None);
         };
-        let st = fstat(&fd).map_err(errno_err("stat", &path))?;
-        if kind(&st) != Kind::File {
-            return Err(Error::NotARegularFile { path });
-        }
-        let mut data = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0));
-        File::from(fd)
-            .take(MAX_SIZE + 1)
-            .read_to_end(&mut data)
-            .map_err(io_err("read", &path))?;
-        if u64::try_from(data.len()).unwrap_or(u64::MAX) > MAX_SIZE {
-            return Err(Error::Io {
-                op: "read",
-                path,
-                source: io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("UID list larger than {MAX_SIZE} bytes"),
-                ),
-            });
-        }
-        Ok(UidList::parse(&data, &path, complete))
+        Ok(UidList::parse(&data, &dir_path.join(UIDLIST), complete))
     }
 
     /// write - replace the UID list of the Maildir open as `dir` with this
@@ -265,70 +233,13 @@ impl UidList {
     /// directory's read/write bits), and a caller running as root gives it
     /// the directory's owner, so that the user's own tools can read it.
     pub(crate) fn write(&self, dir: BorrowedFd<'_>, dir_path: &Path) -> Result<(), Error> {
-        let dir_st = fstat(dir).map_err(errno_err("stat", dir_path))?;
-        let old = stat_at(dir, UIDLIST, &dir_path.join(UIDLIST))?;
-        let mode = match old {
-            Some(st) if kind(&st) == Kind::File => st.st_mode & 0o666,
-            _ => dir_st.st_mode & 0o666,
-        } | 0o600;
-        let tmp_name = format!("{UIDLIST}.{}.tmp", unique_name());
-        let tmp_path = dir_path.join(&tmp_name);
-        let fd = nix::fcntl::openat(
+        replace_file(
             dir,
-            tmp_name.as_str(),
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            Mode::from_bits_truncate(mode),
+            dir_path,
+            UIDLIST,
+            &self.to_bytes(),
+            FileMode::LikeDirectory,
         )
-        .map_err(errno_err("create file", &tmp_path))?;
-        let tmp = TmpName {
-            dir,
-            name: &tmp_name,
-            present: true,
-        };
-        match_dir_owner(&fd, &dir_st, &tmp_path)?;
-        nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(mode))
-            .map_err(errno_err("chmod", &tmp_path))?;
-        let mut file = File::from(fd);
-        file.write_all(&self.to_bytes())
-            .map_err(io_err("write", &tmp_path))?;
-        file.sync_all().map_err(io_err("fsync", &tmp_path))?;
-        drop(file);
-        let path = dir_path.join(UIDLIST);
-        nix::fcntl::renameat(dir, tmp_name.as_str(), dir, UIDLIST)
-            .map_err(errno_err("rename", &path))?;
-        tmp.renamed();
-        fsync(dir).map_err(errno_err("fsync directory", dir_path))
-    }
-}
-
-/// TmpName - the temporary file of [`UidList::write`]; removed if the
-/// write fails before the rename.
-struct TmpName<'a> {
-    /// The Maildir's directory.
-    dir: BorrowedFd<'a>,
-    /// The temporary file's name in it.
-    name: &'a str,
-    /// Whether the name still needs removing.
-    present: bool,
-}
-
-impl TmpName<'_> {
-    /// renamed - the file now has its final name; nothing to remove.
-    fn renamed(mut self) {
-        self.present = false;
-    }
-}
-
-impl Drop for TmpName<'_> {
-    fn drop(&mut self) {
-        if self.present {
-            match unlinkat(self.dir, self.name, UnlinkatFlags::NoRemoveDir) {
-                Ok(()) | Err(Errno::ENOENT) => {}
-                Err(e) => {
-                    tracing::warn!(name = self.name, error = %e, "cannot remove temporary UID list");
-                }
-            }
-        }
     }
 }
 

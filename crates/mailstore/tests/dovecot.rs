@@ -19,7 +19,7 @@ use std::os::unix::fs::{PermissionsExt, lchown};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use mailstore::{DEFAULT_MODE, DeliverOptions, Flag, Flags, Location, Mailbox, Maildir};
+use mailstore::{DEFAULT_MODE, DeliverOptions, Flag, Flags, Keywords, Location, Mailbox, Maildir};
 
 /// A private Dovecot instance; stopped on drop, even when the test fails.
 struct Dovecot {
@@ -119,6 +119,28 @@ impl Dovecot {
         }
         messages.extend(current);
         messages
+    }
+
+    /// flags - the IMAP flags (system flags and keywords) of one message,
+    /// as Dovecot sees them, sorted.
+    fn flags(&self, uid: u32) -> Vec<String> {
+        let out = self.doveadm(&[
+            "fetch",
+            "-u",
+            "alice",
+            "flags",
+            "mailbox",
+            "INBOX",
+            "uid",
+            &uid.to_string(),
+        ]);
+        let line = out
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .unwrap_or_else(|| panic!("no flags in {out:?}"));
+        let mut flags: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        flags.sort();
+        flags
     }
 
     /// status - (UIDVALIDITY, UIDNEXT) of INBOX.
@@ -325,4 +347,118 @@ fn dovecot_and_postern_agree_on_uids_uidvalidity_and_flags() {
     tree_owner(uid, gid);
     assert_eq!(dovecot.messages(), ours(&mailbox));
     assert_eq!(dovecot.status(), (uidvalidity, 9));
+}
+
+/// keyword_names - the keyword names set on a message, as Postern sees
+/// them, sorted.
+fn keyword_names(mailbox: &Mailbox, keywords: &Keywords, uid: u32) -> Vec<String> {
+    let mut names: Vec<String> = mailbox
+        .message(uid)
+        .unwrap()
+        .flags
+        .keyword_letters()
+        .map(|l| keywords.name(l).unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn dovecot_and_postern_share_keywords() {
+    if Command::new("doveadm").arg("-V").output().is_err() {
+        eprintln!("skipped: doveadm is not installed (Debian: apt-get install dovecot-core)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let (uid, gid) = if nix::unistd::Uid::effective().is_root() {
+        (65534, 65534)
+    } else {
+        (
+            nix::unistd::Uid::effective().as_raw(),
+            nix::unistd::Gid::effective().as_raw(),
+        )
+    };
+    let home = dir.path().join("home");
+    let md = Maildir::new(home.join("Maildir"));
+    md.ensure(None, DEFAULT_MODE).unwrap();
+    deliver(&md, "a");
+    deliver(&md, "b");
+    let mut mailbox = Mailbox::open(&md).unwrap();
+    mailbox.move_new_to_cur().unwrap();
+    let tree_owner = || {
+        if nix::unistd::Uid::effective().is_root() {
+            chown_tree(&home, uid, gid);
+        }
+    };
+    tree_owner();
+    let dovecot = Dovecot::start(dir.path(), &home, uid, gid);
+
+    // 1. Dovecot sets keywords; Postern reads their names.
+    dovecot.doveadm(&[
+        "flags",
+        "add",
+        "-u",
+        "alice",
+        "$Label1 Junk",
+        "mailbox",
+        "INBOX",
+        "all",
+    ]);
+    dovecot.doveadm(&[
+        "flags",
+        "add",
+        "-u",
+        "alice",
+        "Important",
+        "mailbox",
+        "INBOX",
+        "uid",
+        "1",
+    ]);
+    mailbox.refresh().unwrap();
+    let mut keywords = Keywords::load(&md).unwrap();
+    assert_eq!(
+        keyword_names(&mailbox, &keywords, 1),
+        ["$Label1", "Important", "Junk"]
+    );
+    assert_eq!(keyword_names(&mailbox, &keywords, 2), ["$Label1", "Junk"]);
+
+    // Postern's metadata cache in the Maildir does not disturb Dovecot.
+    let metadata = mailbox.metadata(1).unwrap().unwrap();
+    assert_eq!(metadata.envelope.subject.as_deref(), Some(&b"a"[..]));
+    assert_eq!(mailbox.flush_metadata().unwrap(), 1);
+
+    // 2. Postern sets a new keyword and an existing one (in other case)
+    //    and removes one; Dovecot sees the same.
+    let nonjunk = keywords.letter_for("NonJunk", true).unwrap().unwrap();
+    let important = keywords.letter_for("IMPORTANT", true).unwrap().unwrap();
+    let junk = keywords.letter_for("junk", false).unwrap().unwrap();
+    let mut flags = mailbox.message(2).unwrap().flags;
+    flags.insert_keyword_letter(nonjunk);
+    flags.insert_keyword_letter(important);
+    flags.remove_keyword_letter(junk);
+    flags.insert(Flag::Seen);
+    assert!(mailbox.set_flags(2, flags).unwrap());
+    tree_owner();
+    assert_eq!(
+        dovecot.flags(2),
+        ["$Label1", "Important", "NonJunk", "\\Seen"]
+    );
+    assert_eq!(dovecot.flags(1), ["$Label1", "Important", "Junk"]);
+
+    // 3. And Dovecot, adding after Postern, does not reuse its letter.
+    dovecot.doveadm(&[
+        "flags", "add", "-u", "alice", "Later", "mailbox", "INBOX", "uid", "1",
+    ]);
+    mailbox.refresh().unwrap();
+    keywords.refresh().unwrap();
+    assert_eq!(
+        keyword_names(&mailbox, &keywords, 1),
+        ["$Label1", "Important", "Junk", "Later"]
+    );
+    assert_eq!(
+        keyword_names(&mailbox, &keywords, 2),
+        ["$Label1", "Important", "NonJunk"]
+    );
 }
