@@ -139,8 +139,9 @@ pub fn spawn(job: &Job, ids: Ids, message: &Message, prefix: &[u8]) -> Result {
         Ok(exe) => exe,
         Err(e) => return Result::Temporary(format!("cannot find my own program: {e}")),
     };
+    let size = prefix.len() as u64 + message.file.message_size();
     let mut command = Command::new(exe);
-    command.arg(FLAG);
+    command.arg(FLAG).arg(size.to_string());
     match job {
         Job::Maildir { path, quota } => {
             command
@@ -199,10 +200,40 @@ pub fn spawn(job: &Job, ids: Ids, message: &Message, prefix: &[u8]) -> Result {
     })
 }
 
-/// The child side: `local --deliver maildir PATH QUOTA|-` or
-/// `local --deliver mbox PATH SENDER ARRIVAL`.
+/// Reads exactly `left` bytes from `inner`; an end of input before that is an error,
+/// so that a message cut short (the parent killed, the queue file unreadable) is never
+/// stored as if it were whole.
+struct Exact<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for Exact<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.by_ref().take(self.left).read(buf)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("message cut short, {} bytes missing", self.left),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The child side: `local --deliver SIZE maildir PATH QUOTA|-` or
+/// `local --deliver SIZE mbox PATH SENDER ARRIVAL`, where SIZE is the exact number of
+/// bytes that follow on standard input.
 pub fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(2).collect();
+    let mut args = std::env::args().skip(2);
+    let Some(size) = args.next().and_then(|s| s.parse::<u64>().ok()) else {
+        return ExitCode::from(service::exit::USAGE);
+    };
+    let args: Vec<String> = args.collect();
     let job = match args.as_slice() {
         [kind, path, quota] if kind == "maildir" => Job::Maildir {
             path: PathBuf::from(path),
@@ -215,10 +246,48 @@ pub fn main() -> ExitCode {
         },
         _ => return ExitCode::from(service::exit::USAGE),
     };
-    let result = perform(&job, &mut std::io::stdin().lock());
+    let mut input = Exact {
+        inner: std::io::stdin().lock(),
+        left: size,
+    };
+    let result = perform(&job, &mut input);
     let mut stdout = std::io::stdout().lock();
     if stdout.write_all(result.to_line().as_bytes()).is_err() {
         return ExitCode::from(service::exit::IOERR);
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_reader_refuses_input_that_ends_early() {
+        let mut whole = Exact {
+            inner: &b"0123456789"[..],
+            left: 10,
+        };
+        let mut out = Vec::new();
+        whole.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"0123456789");
+
+        let mut short = Exact {
+            inner: &b"01234"[..],
+            left: 10,
+        };
+        let err = short.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn exact_reader_stops_at_the_announced_size() {
+        let mut long = Exact {
+            inner: &b"0123456789"[..],
+            left: 4,
+        };
+        let mut out = Vec::new();
+        long.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"0123");
+    }
 }
