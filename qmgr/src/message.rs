@@ -276,20 +276,30 @@ async fn deliver_group(
         .map(|r| (r.index, r.address.clone()))
         .collect();
     let socket = scheduler.spool.root().join(transport.socket());
-    let agent = ask_agent(&socket, id, recipients, scheduler.settings.ipc_timeout).await;
-    let (mut replies, problem) = match agent {
-        Ok(replies) => (replies, None),
-        Err((replies, e)) => (replies, Some(e)),
-    };
-    for (index, outcome) in replies.drain(..) {
-        let Some(address) = waiting.remove(&index) else {
-            warn!(
-                "{id}: {} answered for recipient {index}, which it was not asked about",
-                transport.name()
-            );
-            continue;
-        };
-        file = record(scheduler, id, file, index, &address, outcome, failures).await?;
+    // Each answer is recorded as it arrives, before the next is read: a crash loses
+    // at most the deliveries still in flight.
+    let mut problem = None;
+    match start_agent(&socket, id, recipients, scheduler.settings.ipc_timeout).await {
+        Err(e) => problem = Some(e),
+        Ok(mut conn) => loop {
+            match conn.recv_reply().await {
+                Ok(Reply::Recipient { index, outcome }) => {
+                    let Some(address) = waiting.remove(&index) else {
+                        warn!(
+                            "{id}: {} answered for recipient {index}, which it was not asked about",
+                            transport.name()
+                        );
+                        continue;
+                    };
+                    file = record(scheduler, id, file, index, &address, outcome, failures).await?;
+                }
+                Ok(Reply::Done) => break,
+                Err(e) => {
+                    problem = Some(e.to_string());
+                    break;
+                }
+            }
+        },
     }
     if let Some(problem) = problem {
         // Everyone not answered: try again later.
@@ -313,36 +323,25 @@ async fn deliver_group(
     Ok(file)
 }
 
-/// Every answer received (recipient index, outcome); on failure, those received
-/// before it and the reason.
-type Answers = Vec<(u32, Outcome)>;
-
-async fn ask_agent(
+/// Connects to a delivery agent and sends it the request.
+async fn start_agent(
     socket: &Path,
     id: QueueId,
     recipients: Vec<DeliverRecipient>,
     timeout: Duration,
-) -> Result<Answers, (Answers, String)> {
-    let mut answers = Vec::new();
-    let mut conn = match ipc::connect_unix::<Deliver>(socket, CONNECT_TIMEOUT).await {
-        Ok(conn) => conn,
-        Err(e) => return Err((answers, e.to_string())),
-    };
+) -> Result<ipc::Connection<Deliver, tokio::net::UnixStream>, String> {
+    let mut conn = ipc::connect_unix::<Deliver>(socket, CONNECT_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
     conn.set_timeout(timeout);
     let request = Request::Deliver {
         queue_id: id.to_string(),
         recipients,
     };
-    if let Err(e) = conn.send_request(&request).await {
-        return Err((answers, e.to_string()));
-    }
-    loop {
-        match conn.recv_reply().await {
-            Ok(Reply::Recipient { index, outcome }) => answers.push((index, outcome)),
-            Ok(Reply::Done) => return Ok(answers),
-            Err(e) => return Err((answers, e.to_string())),
-        }
-    }
+    conn.send_request(&request)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(conn)
 }
 
 /// Records one recipient's result durably.
