@@ -1,0 +1,3 @@
+//! # imapd: the Postern IMAP server
+
+fn main() {}
