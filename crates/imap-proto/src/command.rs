@@ -92,7 +92,7 @@ pub enum CommandBody {
         /// What to report.
         items: Vec<StatusItem>,
     },
-    /// APPEND mailbox [flags] [date] literal.
+    /// APPEND mailbox \[flags\] \[date\] literal.
     Append {
         /// The mailbox.
         mailbox: String,
@@ -432,11 +432,11 @@ pub enum FetchAttr {
     ModSeq,
     /// RFC822 (the same as BODY[], sets \Seen).
     Rfc822,
-    /// RFC822.HEADER (the same as BODY.PEEK[HEADER]).
+    /// RFC822.HEADER (the same as `BODY.PEEK[HEADER]`).
     Rfc822Header,
-    /// RFC822.TEXT (the same as BODY[TEXT], sets \Seen).
+    /// RFC822.TEXT (the same as `BODY[TEXT]`, sets \Seen).
     Rfc822Text,
-    /// BODY[section]<partial> or BODY.PEEK[...].
+    /// `BODY[section]<partial>` or `BODY.PEEK[...]`.
     BodySection {
         /// BODY.PEEK: do not set \Seen.
         peek: bool,
@@ -445,7 +445,7 @@ pub enum FetchAttr {
         /// `<offset.count>`.
         partial: Option<(u32, u32)>,
     },
-    /// BINARY[part]<partial> or BINARY.PEEK (RFC 3516).
+    /// `BINARY[part]<partial>` or BINARY.PEEK (RFC 3516).
     Binary {
         /// BINARY.PEEK.
         peek: bool,
@@ -454,7 +454,7 @@ pub enum FetchAttr {
         /// `<offset.count>`.
         partial: Option<(u32, u32)>,
     },
-    /// BINARY.SIZE[part].
+    /// `BINARY.SIZE[part]`.
     BinarySize {
         /// The part number path.
         part: Vec<u32>,

@@ -5,7 +5,10 @@ const QUOTED_MAX: usize = 1024;
 
 /// Whether `bytes` may be sent as a quoted string.
 fn quotable(bytes: &[u8]) -> bool {
-    bytes.len() <= QUOTED_MAX && bytes.iter().all(|&b| b != b'\r' && b != b'\n' && b != 0 && b < 0x80)
+    bytes.len() <= QUOTED_MAX
+        && bytes
+            .iter()
+            .all(|&b| b != b'\r' && b != b'\n' && b != 0 && b < 0x80)
 }
 
 /// Writes `bytes` as a string: `"..."` with `\` and `"` escaped, or `{N}\r\n...`.
@@ -42,7 +45,9 @@ pub fn nstring(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
 pub fn is_atom(bytes: &[u8]) -> bool {
     !bytes.is_empty()
         && bytes.iter().all(|&b| {
-            b > 0x20 && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+            b > 0x20
+                && b < 0x7f
+                && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
         })
 }
 

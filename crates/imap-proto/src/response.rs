@@ -199,6 +199,12 @@ impl Response {
         self
     }
 
+    /// The same response with `tag` (for a result made before the tag was known).
+    pub fn retag(mut self, tag: &str) -> Self {
+        self.tag = Some(tag.to_owned());
+        self
+    }
+
     /// Appends the response line, CRLF included.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         let mut line = String::new();
@@ -211,8 +217,15 @@ impl Response {
             line.push(']');
         }
         line.push(' ');
-        let text = if self.text.is_empty() { "done" } else { &self.text };
-        line.extend(text.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }));
+        let text = if self.text.is_empty() {
+            "done"
+        } else {
+            &self.text
+        };
+        line.extend(
+            text.chars()
+                .map(|c| if c == '\r' || c == '\n' { ' ' } else { c }),
+        );
         line.push_str("\r\n");
         out.extend_from_slice(line.as_bytes());
     }
