@@ -1,10 +1,16 @@
 //! deliver - put one message into a Maildir, crash-safely (tmp → fsync → new).
+//!
+//! The pieces here (a guarded file in `tmp/`, writing with CRLF turned
+//! into LF and fsync, giving the file its final name by link) are shared
+//! with IMAP APPEND and COPY (the `append` module), which publish into
+//! `cur/` instead of `new/`.
 
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
@@ -12,7 +18,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::{UnlinkatFlags, fsync, linkat, unlinkat};
 
 use crate::error::{Error, errno_err, io_err};
-use crate::fsutil::{open_dir_at, stat_at};
+use crate::fsutil::{self, open_dir_at};
 use crate::lineend::CrlfToLf;
 use crate::maildir::Maildir;
 use crate::name::{unique_name, with_sizes};
@@ -80,17 +86,14 @@ impl Maildir {
         }
 
         let (file, tmp) = create_tmp(tmp_fd.as_fd(), &tmp_path)?;
-        let counts = write_message(file, prefix, message, self.path(), &tmp.path)?;
+        let counts = write_message(file, prefix, message, self.path(), &tmp.path, None)?;
         if let Some(usage) = usage {
             check_quota(self, usage, options, Some(counts.size()))?;
         }
-        let new_name = publish(
-            &tmp,
-            new_fd.as_fd(),
-            &new_path,
-            counts.size(),
-            counts.wire_size(),
-        )?;
+        let (size, wire_size) = (counts.size(), counts.wire_size());
+        let new_name = publish(&tmp, new_fd.as_fd(), &new_path, |unique| {
+            with_sizes(unique, size, wire_size)
+        })?;
         let delivered_path = new_path.join(&new_name);
         if let Err(errno) = fsync(&new_fd) {
             // The entry may not be durable: take it back, so that the retry
@@ -117,7 +120,7 @@ impl Maildir {
 /// check_quota - refuse if the mailbox is over quota with `size` more
 /// bytes (None: before the message's size is known, refuse only if the
 /// mailbox is already over).
-fn check_quota(
+pub(crate) fn check_quota(
     maildir: &Maildir,
     usage: Usage,
     options: &DeliverOptions,
@@ -144,24 +147,36 @@ fn check_quota(
 /// TmpFile - a file this delivery created in `tmp/`; removed when dropped
 /// unless already gone, so every error path (and a panicking reader)
 /// cleans up.
-struct TmpFile<'a> {
+pub(crate) struct TmpFile<'a> {
     /// `tmp/`.
-    dir: BorrowedFd<'a>,
+    pub(crate) dir: BorrowedFd<'a>,
     /// The file's name in `tmp/` (the message's unique name).
-    name: String,
+    pub(crate) name: String,
     /// Its full path, for messages.
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Whether the name still needs removing.
     present: bool,
 }
 
-impl TmpFile<'_> {
+impl<'a> TmpFile<'a> {
+    /// adopt - guard a name the caller just created in `tmp/` (a hard
+    /// link to a message being copied).
+    pub(crate) fn adopt(dir: BorrowedFd<'a>, name: String, path: PathBuf) -> TmpFile<'a> {
+        TmpFile {
+            dir,
+            name,
+            path,
+            present: true,
+        }
+    }
+
     /// remove - unlink the tmp name now (after a successful delivery a
     /// failure only leaves a stale file, so it is logged, not returned).
-    fn remove(mut self) {
+    pub(crate) fn remove(mut self) {
         self.unlink();
     }
 
+    /// unlink - remove the name if still present; a failure is logged.
     fn unlink(&mut self) {
         if !self.present {
             return;
@@ -184,7 +199,10 @@ impl Drop for TmpFile<'_> {
 
 /// create_tmp - create a fresh file in `tmp/`: O_EXCL (never an existing
 /// file), O_NOFOLLOW (never through a symlink), mode 0600.
-fn create_tmp<'a>(tmp_fd: BorrowedFd<'a>, tmp_path: &Path) -> Result<(File, TmpFile<'a>), Error> {
+pub(crate) fn create_tmp<'a>(
+    tmp_fd: BorrowedFd<'a>,
+    tmp_path: &Path,
+) -> Result<(File, TmpFile<'a>), Error> {
     let flags =
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     for _ in 0..NAME_ATTEMPTS {
@@ -217,13 +235,16 @@ fn create_tmp<'a>(tmp_fd: BorrowedFd<'a>, tmp_path: &Path) -> Result<(File, TmpF
     })
 }
 
-/// write_message - write prefix + message (converted) and fsync the file.
-fn write_message(
+/// write_message - write prefix + message (converted), give the file
+/// `mtime` as its modification time if given (IMAP's internal date), and
+/// fsync it.
+pub(crate) fn write_message(
     mut file: File,
     prefix: &[u8],
     message: &mut dyn Read,
     maildir_path: &Path,
     file_path: &Path,
+    mtime: Option<SystemTime>,
 ) -> Result<CrlfToLf, Error> {
     let mut counts = CrlfToLf::default();
     let mut out = Vec::with_capacity(CHUNK + prefix.len());
@@ -242,6 +263,11 @@ fn write_message(
     }
     counts.finish(&mut out);
     file.write_all(&out).map_err(io_err("write", file_path))?;
+    if let Some(mtime) = mtime {
+        // Before the fsync, so that the date is as durable as the content.
+        file.set_modified(mtime)
+            .map_err(io_err("set modification time of", file_path))?;
+    }
     file.sync_all().map_err(io_err("fsync", file_path))?;
     // Cheap insurance that the name will tell the truth about the file.
     let stored = file.metadata().map_err(io_err("stat", file_path))?.len();
@@ -255,19 +281,20 @@ fn write_message(
     Ok(counts)
 }
 
-/// publish - give the tmp file its name in `new/`, never replacing a file.
+/// publish - give the tmp file its name in `new/` (or `cur/`), never
+/// replacing a file; returns the name.
 ///
 /// As the Maildir specification says, by link(2), which fails rather than
 /// replace and works on NFS; on a file system without hard links, by
-/// rename without replacing. The name in `new/` is the tmp name plus the
-/// size fields; should it exist (it cannot, short of a broken clock and
-/// random source), a fresh unique name is tried.
-fn publish(
+/// rename without replacing. The name is `name_for` of the tmp name (the
+/// size fields, and in `cur/` the flags, added); should it exist (it
+/// cannot, short of a broken clock and random source), `name_for` of a
+/// fresh unique name is tried.
+pub(crate) fn publish(
     tmp: &TmpFile<'_>,
     new_fd: BorrowedFd<'_>,
     new_path: &Path,
-    size: u64,
-    wire_size: u64,
+    name_for: impl Fn(&str) -> String,
 ) -> Result<String, Error> {
     for attempt in 0..NAME_ATTEMPTS {
         let unique = if attempt == 0 {
@@ -275,7 +302,7 @@ fn publish(
         } else {
             unique_name()
         };
-        let new_name = with_sizes(&unique, size, wire_size);
+        let new_name = name_for(&unique);
         match linkat(
             tmp.dir,
             tmp.name.as_str(),
@@ -302,39 +329,18 @@ fn publish(
 }
 
 /// rename_noreplace - move the tmp file to `new/new_name` unless that
-/// exists; false if it does.
-///
-/// renameat2(RENAME_NOREPLACE) where the file system supports it; else a
-/// check then rename(2), whose window only matters if another delivery
-/// picked the same unique name, which the names make practically
-/// impossible.
+/// exists; false if it does (see [`fsutil::rename_noreplace`]).
 fn rename_noreplace(
     tmp: &TmpFile<'_>,
     new_fd: BorrowedFd<'_>,
     new_name: &str,
     new_path: &Path,
 ) -> Result<bool, Error> {
-    let target = new_path.join(new_name);
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        use nix::fcntl::{RenameFlags, renameat2};
-        match renameat2(
-            tmp.dir,
-            tmp.name.as_str(),
-            new_fd,
-            new_name,
-            RenameFlags::RENAME_NOREPLACE,
-        ) {
-            Ok(()) => return Ok(true),
-            Err(Errno::EEXIST) => return Ok(false),
-            Err(Errno::EINVAL | Errno::ENOSYS) => {}
-            Err(errno) => return Err(errno_err("rename", &target)(errno)),
-        }
-    }
-    if stat_at(new_fd, new_name, &target)?.is_some() {
-        return Ok(false);
-    }
-    nix::fcntl::renameat(tmp.dir, tmp.name.as_str(), new_fd, new_name)
-        .map_err(errno_err("rename", &target))?;
-    Ok(true)
+    fsutil::rename_noreplace(
+        tmp.dir,
+        &tmp.name,
+        new_fd,
+        new_name,
+        &new_path.join(new_name),
+    )
 }

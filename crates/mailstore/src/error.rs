@@ -137,6 +137,26 @@ pub enum Error {
         /// The Maildir.
         path: PathBuf,
     },
+    /// A folder that already exists: the name given to
+    /// [`Maildir::create_folder`](crate::Maildir::create_folder), or the
+    /// target of a rename (IMAP `NO [ALREADYEXISTS]`). Nothing was changed.
+    #[error("{}: folder {name:?} already exists", path.display())]
+    FolderExists {
+        /// The folder name (IMAP form, `.` separated).
+        name: String,
+        /// Its directory.
+        path: PathBuf,
+    },
+    /// A folder that does not exist, or exists only as the parent of
+    /// others (IMAP `\Noselect`): what was to be deleted or renamed
+    /// (IMAP `NO [NONEXISTENT]`). Nothing was changed.
+    #[error("{}: folder {name:?} does not exist", path.display())]
+    NoSuchFolder {
+        /// The folder name (IMAP form, `.` separated).
+        name: String,
+        /// Its directory.
+        path: PathBuf,
+    },
     /// A keyword name that is not an IMAP atom (see
     /// [`is_valid_keyword`](crate::is_valid_keyword)); a caller's bug or
     /// a client's bad input, nothing was changed.
@@ -160,8 +180,8 @@ impl Error {
     /// errno not listed as permanent (deferring is the safe default).
     /// Permanent: the target can never work as given: not a directory,
     /// a symbolic link, not a regular file, several hard links, an invalid
-    /// path or folder name, ENOTDIR/ELOOP/ENAMETOOLONG/EISDIR from the
-    /// kernel. [`Error::OverQuota`] returns true here; callers that bounce
+    /// path or folder name, a folder that exists or does not (for folder
+    /// management), ENOTDIR/ELOOP/ENAMETOOLONG/EISDIR from the kernel. [`Error::OverQuota`] returns true here; callers that bounce
     /// over-quota mail must match it first.
     pub fn is_temporary(&self) -> bool {
         match self {
@@ -177,6 +197,8 @@ impl Error {
             | Error::HardLinked { .. }
             | Error::InvalidPath { .. }
             | Error::InvalidFolderName { .. }
+            | Error::FolderExists { .. }
+            | Error::NoSuchFolder { .. }
             | Error::UnknownUid { .. }
             | Error::UidsExhausted { .. }
             | Error::InvalidKeyword { .. } => false,

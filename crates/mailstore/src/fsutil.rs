@@ -400,3 +400,40 @@ impl Drop for TmpName<'_> {
         }
     }
 }
+
+/// rename_noreplace - rename `from` in `from_dir` to `to` in `to_dir`
+/// unless `to` exists; false if it does. `path` is the target's full
+/// path, for errors.
+///
+/// renameat2(RENAME_NOREPLACE) where the file system supports it; else a
+/// check then rename(2). In that window a file of the same name made by
+/// someone else could be replaced (or, for a directory, an empty
+/// directory); callers use names nobody else picks (unique names), or
+/// accept that for folder names, as Dovecot does with plain rename(2).
+pub(crate) fn rename_noreplace(
+    from_dir: BorrowedFd<'_>,
+    from: &str,
+    to_dir: BorrowedFd<'_>,
+    to: &str,
+    path: &Path,
+) -> Result<bool, Error> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::fcntl::{RenameFlags, renameat2};
+        match renameat2(from_dir, from, to_dir, to, RenameFlags::RENAME_NOREPLACE) {
+            Ok(()) => return Ok(true),
+            Err(Errno::EEXIST) => return Ok(false),
+            Err(Errno::EINVAL | Errno::ENOSYS) => {}
+            Err(errno) => return Err(errno_err("rename", path)(errno)),
+        }
+    }
+    if stat_at(to_dir, to, path)?.is_some() {
+        return Ok(false);
+    }
+    match nix::fcntl::renameat(from_dir, from, to_dir, to) {
+        Ok(()) => Ok(true),
+        // A directory onto a non-empty one.
+        Err(Errno::ENOTEMPTY | Errno::EEXIST) => Ok(false),
+        Err(errno) => Err(errno_err("rename", path)(errno)),
+    }
+}

@@ -73,9 +73,19 @@ impl Keywords {
 
     /// load_with - [`Keywords::load`] with other lock timing.
     pub(crate) fn load_with(maildir: &Maildir, timing: LockTiming) -> Result<Keywords, Error> {
+        Keywords::load_at(maildir.open()?, maildir.path().to_path_buf(), timing)
+    }
+
+    /// load_at - the keyword list of the Maildir open as `dir`, whose
+    /// directory is `path`.
+    pub(crate) fn load_at(
+        dir: OwnedFd,
+        path: PathBuf,
+        timing: LockTiming,
+    ) -> Result<Keywords, Error> {
         let mut keywords = Keywords {
-            path: maildir.path().to_path_buf(),
-            dir: maildir.open()?,
+            path,
+            dir,
             names: Default::default(),
             timing,
         };

@@ -48,6 +48,32 @@
 //!   (an flock that dies with its session) and Dovecot's default UIDL
 //!   format.
 //!
+//! And for IMAP's folder management and writing, each the way Dovecot
+//! does it with its default Maildir++ layout (the `folders`,
+//! `subscriptions`, `append` and `mailbox::copy` modules say how):
+//!
+//! * [`Maildir::list_folders`] ([`FolderInfo`]: name, selectable or
+//!   `\Noselect`, children), [`Maildir::resolve`] (an IMAP name to its
+//!   Maildir, INBOX in any case), [`Maildir::create_folder`],
+//!   [`Maildir::delete_folder`], [`Maildir::rename_folder`] (with its
+//!   children) and [`Maildir::rename_inbox`] (RFC 3501: INBOX's messages
+//!   move into a new folder). Names are IMAP names, `.` separated
+//!   ([`HIERARCHY_SEPARATOR`]), in modified UTF-7 as stored. New folders
+//!   get their UIDVALIDITY from Dovecot's `dovecot-uidvalidity` counter,
+//!   so a name deleted and created again never repeats one.
+//! * [`Maildir::subscriptions`], [`Maildir::subscribe`],
+//!   [`Maildir::unsubscribe`]: Dovecot's `subscriptions` file (version 2
+//!   and older), changed under its dot-lock and replaced atomically.
+//! * [`Maildir::append`]: IMAP APPEND into `cur/` with flags and an
+//!   internal date, crash-safe as delivery is, with its UID given at once
+//!   ([`Appended`]: APPENDUID's UIDVALIDITY and UID).
+//! * [`Mailbox::copy_to`] and [`Mailbox::move_to`]: IMAP COPY and MOVE
+//!   (hard links where possible, all or nothing), with flags, keywords by
+//!   name and internal dates kept ([`Copied`]: COPYUID's pairs).
+//!
+//! A message's internal date ([`MessageEntry::internal_date`]) is its
+//! file's modification time, as Dovecot has it for Maildir.
+//!
 //! ## The UID list, and sharing a Maildir with Dovecot
 //!
 //! `dovecot-uidlist` (version 3) in the Maildir's directory maps UIDs to
@@ -163,10 +189,12 @@
 //! None read here: callers pass paths, owners, modes and quotas
 //! (`virtual_mailbox_base`, `home_mailbox`, `mailbox_size_limit`).
 
+mod append;
 mod cache;
 mod deliver;
 mod error;
 mod flags;
+mod folders;
 mod fsutil;
 mod keywords;
 mod lineend;
@@ -178,15 +206,19 @@ mod name;
 mod pop3;
 mod quota;
 mod source;
+mod subscriptions;
 mod uidlist;
 mod uidlock;
+mod uidvalidity;
 mod wire;
 
+pub use append::Appended;
 pub use deliver::{DeliverOptions, Delivered};
 pub use error::Error;
 pub use flags::{Flag, Flags};
+pub use folders::{FolderInfo, HIERARCHY_SEPARATOR, INBOX};
 pub use keywords::{Keywords, MAX_KEYWORD_LEN, is_valid_keyword};
-pub use mailbox::{Location, Mailbox, MessageEntry};
+pub use mailbox::{Copied, Location, Mailbox, MessageEntry};
 pub use maildir::{DEFAULT_MODE, Maildir, STALE_TMP_AGE};
 pub use metadata::{
     Address, BodyStructure, Content, Disposition, Embedded, Envelope, MAX_NESTING, Metadata,

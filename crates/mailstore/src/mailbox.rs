@@ -13,6 +13,10 @@
 //! message keeps its UID when it moves from `new/` to `cur/` or its flags
 //! change.
 //!
+//! Each file is stat'ed once per view, the first time a scan sees it, for
+//! its modification time, which is IMAP's INTERNALDATE as Dovecot reads
+//! it (later scans remember it by base name: renames keep it).
+//!
 //! Only if something must change does the scan take the UID list lock
 //! (the `uidlock` module), read the list again, and write a new one:
 //!
@@ -129,8 +133,9 @@ pub struct MessageEntry {
     /// RFC822.SIZE report and what [`Mailbox::open_message`] yields:
     /// `,W=` in the name, else the UID list's `W` field, else counted.
     pub wire_size: u64,
-    /// When the message was delivered: the time at the start of its name,
-    /// or the file's modification time if the name has none.
+    /// IMAP's INTERNALDATE: the file's modification time, as Dovecot
+    /// reads it for Maildir (delivery leaves it at the time of delivery,
+    /// [`Maildir::append`] sets the client's date, a copy keeps it).
     pub internal_date: SystemTime,
     /// A POP3 UIDL saved in the UID list (the `P` field, from a migration
     /// into Dovecot); [`Mailbox::pop3_uidl`] prefers it.
@@ -160,6 +165,9 @@ pub struct Mailbox {
     timing: LockTiming,
     /// The metadata cache, read at the first [`Mailbox::metadata`].
     cache: Option<MetadataCache>,
+    /// Each message's modification time (its internal date) by base
+    /// name, so that a refresh stats only files it has not seen.
+    dates: HashMap<String, SystemTime>,
 }
 
 impl Mailbox {
@@ -192,6 +200,7 @@ impl Mailbox {
             messages: Vec::new(),
             timing,
             cache: None,
+            dates: HashMap::new(),
         };
         mailbox.refresh()?;
         Ok(mailbox)
@@ -302,6 +311,11 @@ impl Mailbox {
                 let found = scan.files.get(&r.base)?;
                 Some(self.entry(r, found))
             })
+            .collect();
+        self.dates = scan
+            .files
+            .into_values()
+            .filter_map(|f| Some((f.base, f.mtime?)))
             .collect();
         Ok(())
     }
@@ -679,8 +693,9 @@ impl Mailbox {
             let base = base_name(&name);
             let time = delivery_time(base);
             let mut size = size_field(&name, 'S');
-            let mut mtime_found = None;
-            if size.is_none() || time.is_none() || file_type.is_none() {
+            // A file keeps its modification time through renames.
+            let mut mtime_found = self.dates.get(base).copied();
+            if size.is_none() || mtime_found.is_none() || file_type.is_none() {
                 let Some(st) = stat_at(dir, name.as_str(), &path.join(&name))? else {
                     continue;
                 };
@@ -780,11 +795,11 @@ impl Mailbox {
 
     /// entry - the view's entry for a list line and its file.
     fn entry(&self, record: &Record, found: &Found) -> MessageEntry {
-        let internal_date = match (found.time, found.mtime) {
-            (Some((secs, _)), _) => UNIX_EPOCH
+        let internal_date = match (found.mtime, found.time) {
+            (Some(mtime), _) => mtime,
+            (None, Some((secs, _))) => UNIX_EPOCH
                 .checked_add(Duration::from_secs(secs))
                 .unwrap_or(UNIX_EPOCH),
-            (None, Some(mtime)) => mtime,
             (None, None) => UNIX_EPOCH,
         };
         MessageEntry {
@@ -912,6 +927,10 @@ fn for_each_name(
     }
     Ok(())
 }
+
+mod copy;
+
+pub use copy::Copied;
 
 #[cfg(test)]
 mod tests;

@@ -23,14 +23,14 @@ pub const DEFAULT_MODE: u32 = 0o700;
 pub const STALE_TMP_AGE: Duration = Duration::from_secs(36 * 60 * 60);
 
 /// The longest file name most file systems allow (NAME_MAX).
-const NAME_MAX: usize = 255;
+pub(crate) const NAME_MAX: usize = 255;
 
 /// The three directories of every Maildir.
 const SUBDIRS: [&str; 3] = ["cur", "new", "tmp"];
 
 /// The empty file that marks a Maildir++ folder (Courier and Dovecot
 /// create it; some tools look for it).
-const FOLDER_MARKER: &str = "maildirfolder";
+pub(crate) const FOLDER_MARKER: &str = "maildirfolder";
 
 /// Maildir - one Maildir: a mailbox's root (its INBOX) or one of its
 /// Maildir++ folders.
@@ -207,7 +207,7 @@ impl Maildir {
 }
 
 /// ensure_subdirs - `cur/ new/ tmp/` inside the Maildir open as `dir`.
-fn ensure_subdirs(
+pub(crate) fn ensure_subdirs(
     dir: BorrowedFd<'_>,
     path: &Path,
     mode: u32,
@@ -220,7 +220,7 @@ fn ensure_subdirs(
 }
 
 /// ensure_marker - the `maildirfolder` file inside the folder open as `dir`.
-fn ensure_marker(
+pub(crate) fn ensure_marker(
     dir: BorrowedFd<'_>,
     path: &Path,
     mode: u32,
@@ -252,7 +252,7 @@ fn ensure_marker(
 }
 
 /// check_folder_name - the rules of [`Maildir::folder`].
-fn check_folder_name(name: &str) -> Result<(), Error> {
+pub(crate) fn check_folder_name(name: &str) -> Result<(), Error> {
     let reason = if name.is_empty() {
         Some("empty")
     } else if name.contains('/') {

@@ -91,7 +91,9 @@ fn folder_names(root_fd: BorrowedFd<'_>, root: &Path) -> Result<Vec<std::ffi::Os
     for entry in dir.iter() {
         let entry = entry.map_err(errno_err("read directory", root))?;
         let name = entry.file_name().to_bytes();
-        if name.first() != Some(&b'.') || name == b"." || name == b".." {
+        // `.Name` only: not `.` and `..`, nor the hidden work directories
+        // of folder creates and deletes (`..postern-trash.X`).
+        if name.first() != Some(&b'.') || name.len() < 2 || name.get(1) == Some(&b'.') {
             continue;
         }
         let name = OsStr::from_bytes(name).to_os_string();

@@ -23,6 +23,10 @@
 //! taking the dot-lock means only one Postern process at a time ever
 //! judges and removes a stale dot-lock, so two of them cannot each remove
 //! the other's fresh lock.
+//!
+//! The same pair of locks, named by a [`LockedFile`], also guards the
+//! mailbox's `subscriptions` file (its dot-lock `subscriptions.lock`, stale
+//! after 30 seconds as Dovecot has it; the `subscriptions` module).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -43,6 +47,26 @@ use crate::uidlist::UIDLIST;
 
 /// The dot-lock's file name, in the Maildir's directory.
 pub(crate) const DOTLOCK: &str = "dovecot-uidlist.lock";
+
+/// LockedFile - which file a lock protects: its name, its dot-lock's
+/// name, and what to call it in log messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LockedFile {
+    /// The file replaced under the lock (flocked among Postern's processes).
+    pub(crate) file: &'static str,
+    /// Dovecot's dot-lock for it.
+    pub(crate) dotlock: &'static str,
+    /// What the lock is called in log messages.
+    pub(crate) what: &'static str,
+}
+
+/// The UID list (and the keyword list, which Dovecot changes under the
+/// same lock).
+pub(crate) const UIDLIST_LOCK: LockedFile = LockedFile {
+    file: UIDLIST,
+    dotlock: DOTLOCK,
+    what: "UID list lock",
+};
 
 /// The first pause between attempts; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(2);
@@ -82,9 +106,20 @@ pub(crate) fn lock(
     dir_path: &Path,
     timing: LockTiming,
 ) -> Result<UidListLock, Error> {
+    lock_file(dir, dir_path, UIDLIST_LOCK, timing)
+}
+
+/// lock_file - take both locks on `target.file` in the directory open as
+/// `dir`: the flock among Postern's processes, then Dovecot's dot-lock.
+pub(crate) fn lock_file(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    target: LockedFile,
+    timing: LockTiming,
+) -> Result<UidListLock, Error> {
     let start = Instant::now();
-    let flock = flock_list(dir, dir_path, start, timing)?;
-    let dotlock = dotlock(dir, dir_path, start, timing)?;
+    let flock = flock_list(dir, dir_path, target, start, timing)?;
+    let dotlock = dotlock(dir, dir_path, target, start, timing)?;
     Ok(UidListLock {
         _dotlock: dotlock,
         _flock: flock,
@@ -126,15 +161,16 @@ impl Waiting {
     }
 }
 
-/// flock_list - an exclusive flock on the current `dovecot-uidlist`;
-/// None if there is no list yet.
+/// flock_list - an exclusive flock on the current `target.file`
+/// (`dovecot-uidlist`); None if there is no such file yet.
 fn flock_list(
     dir: BorrowedFd<'_>,
     dir_path: &Path,
+    target: LockedFile,
     start: Instant,
     timing: LockTiming,
 ) -> Result<Option<Flock<File>>, Error> {
-    let path = dir_path.join(UIDLIST);
+    let path = dir_path.join(target.file);
     let mut waiting = Waiting {
         start,
         pause: FIRST_PAUSE,
@@ -145,9 +181,9 @@ fn flock_list(
     loop {
         // Read-write where we may: Linux emulates flock with POSIX locks on
         // NFS, and an exclusive one there needs a descriptor open for writing.
-        let fd = match nix::fcntl::openat(dir, UIDLIST, flags | OFlag::O_RDWR, Mode::empty()) {
+        let fd = match nix::fcntl::openat(dir, target.file, flags | OFlag::O_RDWR, Mode::empty()) {
             Err(Errno::EACCES | Errno::EROFS) => {
-                nix::fcntl::openat(dir, UIDLIST, flags | OFlag::O_RDONLY, Mode::empty())
+                nix::fcntl::openat(dir, target.file, flags | OFlag::O_RDONLY, Mode::empty())
             }
             other => other,
         };
@@ -160,7 +196,7 @@ fn flock_list(
         match Flock::lock(File::from(fd), FlockArg::LockExclusiveNonblock) {
             Ok(locked) => {
                 let ours = fstat(locked.as_fd()).map_err(errno_err("stat", &path))?;
-                match stat_at(dir, UIDLIST, &path)? {
+                match stat_at(dir, target.file, &path)? {
                     Some(now) if same_file(&ours, &now) => return Ok(Some(locked)),
                     // Replaced while we waited: lock the new one at once,
                     // unless the time is up.
@@ -183,38 +219,48 @@ struct DotLock {
     path: PathBuf,
     /// Device and inode of the lock we created.
     id: (u64, u64),
+    /// Which lock this is.
+    target: LockedFile,
 }
 
 impl Drop for DotLock {
     fn drop(&mut self) {
         // Only remove it if nobody judged it stale and replaced it.
-        match stat_at(self.dir.as_fd(), DOTLOCK, &self.path) {
+        let what = self.target.what;
+        match stat_at(self.dir.as_fd(), self.target.dotlock, &self.path) {
             Ok(Some(st)) if (st.st_dev, st.st_ino) == self.id => {
-                match unlinkat(self.dir.as_fd(), DOTLOCK, UnlinkatFlags::NoRemoveDir) {
+                match unlinkat(
+                    self.dir.as_fd(),
+                    self.target.dotlock,
+                    UnlinkatFlags::NoRemoveDir,
+                ) {
                     Ok(()) | Err(Errno::ENOENT) => {}
                     Err(e) => {
-                        tracing::error!(path = %self.path.display(), error = %e, "cannot remove UID list lock");
+                        tracing::error!(path = %self.path.display(), error = %e, lock = what, "cannot remove lock");
                     }
                 }
             }
             Ok(_) => {
-                tracing::warn!(path = %self.path.display(), "UID list lock was taken over while held");
+                tracing::warn!(path = %self.path.display(), lock = what, "lock was taken over while held");
             }
             Err(e) => {
-                tracing::error!(path = %self.path.display(), error = %e, "cannot check UID list lock");
+                tracing::error!(path = %self.path.display(), error = %e, lock = what, "cannot check lock");
             }
         }
     }
 }
 
-/// dotlock - create `dovecot-uidlist.lock`, removing a stale one.
+/// dotlock - create `target.dotlock` (`dovecot-uidlist.lock`), removing
+/// a stale one.
 fn dotlock(
     dir: BorrowedFd<'_>,
     dir_path: &Path,
+    target: LockedFile,
     start: Instant,
     timing: LockTiming,
 ) -> Result<DotLock, Error> {
-    let path = dir_path.join(DOTLOCK);
+    let name = target.dotlock;
+    let path = dir_path.join(name);
     let mut waiting = Waiting {
         start,
         pause: FIRST_PAUSE,
@@ -226,20 +272,20 @@ fn dotlock(
     // The lock we are waiting for, and since when it has not changed.
     let mut watched: Option<(LockState, Instant)> = None;
     loop {
-        match nix::fcntl::openat(dir, DOTLOCK, flags, Mode::from_bits_truncate(0o600)) {
-            Ok(fd) => return finish_dotlock(dir, dir_path, fd, path),
+        match nix::fcntl::openat(dir, name, flags, Mode::from_bits_truncate(0o600)) {
+            Ok(fd) => return finish_dotlock(dir, dir_path, target, fd, path),
             Err(Errno::EEXIST) => {}
             Err(errno) => return Err(errno_err("create lock", &path)(errno)),
         }
-        match judge(dir, &path, timing, &mut watched)? {
+        match judge(dir, name, &path, timing, &mut watched)? {
             Verdict::Gone => waiting.check_deadline()?,
             Verdict::Stale(judged) => {
                 waiting.check_deadline()?;
                 // Only the lock we judged: if it was replaced meanwhile, the
                 // new one belongs to a live holder.
-                if stat_at(dir, DOTLOCK, &path)?.map(|st| lock_state(&st)) == Some(judged.state) {
-                    tracing::warn!(path = %path.display(), reason = judged.reason, "removing stale UID list lock");
-                    match unlinkat(dir, DOTLOCK, UnlinkatFlags::NoRemoveDir) {
+                if stat_at(dir, name, &path)?.map(|st| lock_state(&st)) == Some(judged.state) {
+                    tracing::warn!(path = %path.display(), reason = judged.reason, lock = target.what, "removing stale lock");
+                    match unlinkat(dir, name, UnlinkatFlags::NoRemoveDir) {
                         Ok(()) | Err(Errno::ENOENT) => {}
                         Err(errno) => return Err(errno_err("remove stale lock", &path)(errno)),
                     }
@@ -255,6 +301,7 @@ fn dotlock(
 fn finish_dotlock(
     dir: BorrowedFd<'_>,
     dir_path: &Path,
+    target: LockedFile,
     fd: OwnedFd,
     path: PathBuf,
 ) -> Result<DotLock, Error> {
@@ -265,6 +312,7 @@ fn finish_dotlock(
             .map_err(io_err("dup directory", dir_path))?,
         path,
         id: (st.st_dev, st.st_ino),
+        target,
     };
     let dir_st = fstat(dir).map_err(errno_err("stat", dir_path))?;
     match_dir_owner(&fd, &dir_st, &guard.path)?;
@@ -323,11 +371,12 @@ struct Stale {
 /// judge - whether the existing dot-lock is stale.
 fn judge(
     dir: BorrowedFd<'_>,
+    name: &str,
     path: &Path,
     timing: LockTiming,
     watched: &mut Option<(LockState, Instant)>,
 ) -> Result<Verdict, Error> {
-    let Some(st) = stat_at(dir, DOTLOCK, path)? else {
+    let Some(st) = stat_at(dir, name, path)? else {
         return Ok(Verdict::Gone);
     };
     let state = lock_state(&st);
@@ -350,7 +399,7 @@ fn judge(
         }
         _ => *watched = Some((state, Instant::now())),
     }
-    if holder_is_dead(dir, path)? {
+    if holder_is_dead(dir, name, path)? {
         return stale("its process no longer exists");
     }
     Ok(Verdict::Held)
@@ -358,9 +407,9 @@ fn judge(
 
 /// holder_is_dead - whether the dot-lock names a process of this host
 /// that no longer exists.
-fn holder_is_dead(dir: BorrowedFd<'_>, path: &Path) -> Result<bool, Error> {
+fn holder_is_dead(dir: BorrowedFd<'_>, name: &str, path: &Path) -> Result<bool, Error> {
     let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-    let fd = match nix::fcntl::openat(dir, DOTLOCK, flags, Mode::empty()) {
+    let fd = match nix::fcntl::openat(dir, name, flags, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::ENOENT | Errno::ELOOP) => return Ok(false),
         Err(errno) => return Err(errno_err("open", path)(errno)),

@@ -1,6 +1,10 @@
 //! Postern and Debian's Dovecot take turns on one Maildir: each reads the
 //! other's `dovecot-uidlist`, and UIDs, UIDVALIDITY, UIDNEXT and flags
-//! agree. Skipped, with a note, where Dovecot is not installed.
+//! agree; each sees the other's folders (LIST with `\Noselect` and
+//! children), subscriptions, APPENDs (UID, flags, keywords, INTERNALDATE,
+//! size) and copies. Skipped, with a note, where Dovecot is not installed
+//! (the folder test talks IMAP to `doveadm exec imap`, from
+//! dovecot-imapd).
 //!
 //! Dovecot refuses to serve mail as root, so when the test runs as root
 //! the Maildir belongs to `nobody` and Dovecot's mail processes run as
@@ -461,4 +465,436 @@ fn dovecot_and_postern_share_keywords() {
         keyword_names(&mailbox, &keywords, 2),
         ["$Label1", "Important", "NonJunk"]
     );
+}
+
+// ---- Folders, subscriptions, APPEND and COPY ----
+
+impl Dovecot {
+    /// imap - run one preauthenticated IMAP session as alice
+    /// (`doveadm exec imap`): send `commands` (CRLF-terminated, ending
+    /// with LOGOUT), return everything the server said.
+    fn imap(&self, commands: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new("doveadm")
+            .arg("-c")
+            .arg(&self.conf)
+            .args(["exec", "imap", "-u", "alice"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(commands.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            text.contains("OK Logout"),
+            "imap session failed: {text}{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        text
+    }
+
+    /// list - Dovecot's LIST "" "*": (name, selectable, has_children),
+    /// sorted by name.
+    fn list(&self) -> Vec<(String, bool, bool)> {
+        let out = self.imap("a LIST \"\" \"*\"\r\nz LOGOUT\r\n");
+        let mut entries: Vec<(String, bool, bool)> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("* LIST ("))
+            .map(|rest| {
+                let (flags, rest) = rest.split_once(") ").unwrap();
+                let name = rest.strip_prefix("\".\" ").unwrap().trim_end();
+                let name = name.trim_matches('"').to_owned();
+                let flags: Vec<&str> = flags.split_whitespace().collect();
+                (
+                    name,
+                    !flags.contains(&"\\Noselect") && !flags.contains(&"\\NonExistent"),
+                    flags.contains(&"\\HasChildren"),
+                )
+            })
+            .collect();
+        entries.sort();
+        entries
+    }
+
+    /// lsub - Dovecot's subscriptions (LSUB "" "*"), sorted.
+    fn lsub(&self) -> Vec<String> {
+        let out = self.imap("a LSUB \"\" \"*\"\r\nz LOGOUT\r\n");
+        let mut names: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("* LSUB ("))
+            .map(|rest| {
+                let (_, rest) = rest.split_once(") \".\" ").unwrap();
+                rest.trim_end().trim_matches('"').to_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// folder_status - (UIDVALIDITY, UIDNEXT, MESSAGES) of a folder.
+    fn folder_status(&self, name: &str) -> (u32, u32, u32) {
+        let out = self.imap(&format!(
+            "a STATUS \"{name}\" (UIDVALIDITY UIDNEXT MESSAGES)\r\nz LOGOUT\r\n"
+        ));
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("* STATUS"))
+            .unwrap_or_else(|| panic!("no STATUS for {name}: {out}"));
+        let field = |key: &str| -> u32 {
+            let at = line.find(key).unwrap_or_else(|| panic!("{key} in {line}"));
+            line[at + key.len()..]
+                .trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        (field("UIDVALIDITY"), field("UIDNEXT"), field("MESSAGES"))
+    }
+
+    /// fetch - (UID, sorted flags, INTERNALDATE as Unix time, RFC822.SIZE)
+    /// of every message of a folder, as Dovecot's IMAP shows them.
+    fn fetch(&self, name: &str) -> Vec<(u32, Vec<String>, i64, u64)> {
+        let out = self.imap(&format!(
+            "a EXAMINE \"{name}\"\r\nb UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE)\r\nz LOGOUT\r\n"
+        ));
+        out.lines()
+            .filter(|l| l.starts_with("* ") && l.contains(" FETCH ("))
+            .map(|l| {
+                let after = |key: &str| &l[l.find(key).unwrap() + key.len()..];
+                let uid = after("UID ")
+                    .split([' ', ')'])
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let flags = after("FLAGS (").split(')').next().unwrap();
+                let mut flags: Vec<String> = flags
+                    .split_whitespace()
+                    .filter(|f| *f != "\\Recent")
+                    .map(str::to_owned)
+                    .collect();
+                flags.sort();
+                let date = after("INTERNALDATE \"").split('"').next().unwrap();
+                let size = after("RFC822.SIZE ")
+                    .split([' ', ')'])
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                (uid, flags, imap_date(date), size)
+            })
+            .collect()
+    }
+}
+
+/// imap_date - an IMAP date-time (`14-Jul-2017 02:40:00 +0000`) as Unix time.
+fn imap_date(text: &str) -> i64 {
+    let (date, rest) = text.trim().split_once(' ').unwrap();
+    let (time, zone) = rest.split_once(' ').unwrap();
+    let mut d = date.split('-');
+    let day: i64 = d.next().unwrap().trim().parse().unwrap();
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month_name = d.next().unwrap();
+    let month = i64::try_from(months.iter().position(|m| *m == month_name).unwrap()).unwrap() + 1;
+    let year: i64 = d.next().unwrap().parse().unwrap();
+    let mut t = time.split(':').map(|p| p.parse::<i64>().unwrap());
+    let (h, m, s) = (t.next().unwrap(), t.next().unwrap(), t.next().unwrap());
+    // Days from the civil date (proleptic Gregorian), then the zone.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let sign = if zone.starts_with('-') { -1 } else { 1 };
+    let zh: i64 = zone[1..3].parse().unwrap();
+    let zm: i64 = zone[3..5].parse().unwrap();
+    days * 86_400 + h * 3600 + m * 60 + s - sign * (zh * 3600 + zm * 60)
+}
+
+/// postern_list - Postern's list_folders in the same shape as
+/// [`Dovecot::list`].
+fn postern_list(md: &Maildir) -> Vec<(String, bool, bool)> {
+    let mut entries: Vec<(String, bool, bool)> = md
+        .list_folders()
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.name, f.selectable, f.has_children))
+        .collect();
+    entries.sort();
+    entries
+}
+
+/// postern_fetch - what [`Dovecot::fetch`] shows, from Postern's view of
+/// the folder.
+fn postern_fetch(folder: &Maildir) -> Vec<(u32, Vec<String>, i64, u64)> {
+    let mailbox = Mailbox::open(folder).unwrap();
+    let keywords = Keywords::load(folder).unwrap();
+    mailbox
+        .messages()
+        .iter()
+        .map(|m| {
+            let mut flags: Vec<String> = Vec::new();
+            for (flag, name) in [
+                (Flag::Draft, "\\Draft"),
+                (Flag::Flagged, "\\Flagged"),
+                (Flag::Replied, "\\Answered"),
+                (Flag::Seen, "\\Seen"),
+                (Flag::Trashed, "\\Deleted"),
+            ] {
+                if m.flags.contains(flag) {
+                    flags.push(name.to_owned());
+                }
+            }
+            for letter in m.flags.keyword_letters() {
+                flags.push(keywords.name(letter).unwrap().to_owned());
+            }
+            flags.sort();
+            let date = i64::try_from(
+                m.internal_date
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs(),
+            )
+            .unwrap();
+            (m.uid, flags, date, m.wire_size)
+        })
+        .collect()
+}
+
+#[test]
+fn dovecot_and_postern_share_folders_subscriptions_appends_and_copies() {
+    let imap_binary = ["/usr/lib/dovecot/imap", "/usr/libexec/dovecot/imap"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    if Command::new("doveadm").arg("-V").output().is_err() || !imap_binary {
+        eprintln!(
+            "skipped: Dovecot's imap is not installed (Debian: apt-get install dovecot-imapd)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let (uid, gid) = if nix::unistd::Uid::effective().is_root() {
+        (65534, 65534)
+    } else {
+        (
+            nix::unistd::Uid::effective().as_raw(),
+            nix::unistd::Gid::effective().as_raw(),
+        )
+    };
+    let home = dir.path().join("home");
+    let md = Maildir::new(home.join("Maildir"));
+    md.ensure(None, DEFAULT_MODE).unwrap();
+    let tree_owner = || {
+        if nix::unistd::Uid::effective().is_root() {
+            chown_tree(&home, uid, gid);
+        }
+    };
+
+    // 1. Postern makes folders, subscriptions, appends and a copy.
+    for name in ["A.B.C", "Top", "&AOQ-rger", "inbox.sub", "D", "D.E"] {
+        md.create_folder(name).unwrap();
+    }
+    for name in ["Top", "A.B.C", "INBOX", "&AOQ-rger"] {
+        md.subscribe(name).unwrap();
+    }
+    let top = md.resolve("Top").unwrap();
+    let mut keywords = Keywords::load(&top).unwrap();
+    let junk = keywords.letter_for("Junk", true).unwrap().unwrap();
+    let mut flags = Flags::empty().with(Flag::Seen).with(Flag::Flagged);
+    flags.insert_keyword_letter(junk);
+    let date = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
+    let message = b"Subject: appended\r\nFrom: a@example.org\r\n\r\nbody\r\nline two\r\n";
+    let first = top
+        .append(
+            &mut &message[..],
+            flags,
+            Some(date),
+            &DeliverOptions::default(),
+        )
+        .unwrap();
+    let second = top
+        .append(
+            &mut &b"Subject: plain\n\nno flags\n"[..],
+            Flags::empty(),
+            None,
+            &DeliverOptions::default(),
+        )
+        .unwrap();
+    assert_eq!((first.uid, second.uid), (1, 2));
+    let inbox_append = md
+        .append(
+            &mut &b"Subject: to inbox\r\n\r\nx\r\n"[..],
+            Flags::empty().with(Flag::Replied),
+            Some(date),
+            &DeliverOptions::default(),
+        )
+        .unwrap();
+    let d = md.resolve("D").unwrap();
+    let copied = Mailbox::open(&top).unwrap().copy_to(&[1], &d).unwrap();
+    assert_eq!(copied.uids, [(1, 1)]);
+    tree_owner();
+
+    let dovecot = Dovecot::start(dir.path(), &home, uid, gid);
+    // Dovecot lists what Postern created, with the same attributes.
+    let theirs = dovecot.list();
+    assert_eq!(theirs, postern_list(&md));
+    assert!(
+        theirs.contains(&("A".to_owned(), false, true)),
+        "{theirs:?}"
+    );
+    assert!(
+        theirs.contains(&("INBOX.sub".to_owned(), true, false)),
+        "{theirs:?}"
+    );
+    assert_eq!(dovecot.lsub(), ["&AOQ-rger", "A.B.C", "INBOX", "Top"]);
+    // Appended messages: same UIDs, UIDVALIDITY, flags, dates, sizes.
+    assert_eq!(
+        dovecot.folder_status("Top"),
+        (first.uidvalidity, 3, 2),
+        "{}",
+        dovecot.log()
+    );
+    let top_theirs = dovecot.fetch("Top");
+    assert_eq!(top_theirs, postern_fetch(&top));
+    assert_eq!(
+        top_theirs[0],
+        (
+            1,
+            vec![
+                "Junk".to_owned(),
+                "\\Flagged".to_owned(),
+                "\\Seen".to_owned()
+            ],
+            1_500_000_000,
+            first.wire_size
+        )
+    );
+    assert_eq!(dovecot.fetch("INBOX"), postern_fetch(&md));
+    assert_eq!(dovecot.fetch("INBOX")[0].0, inbox_append.uid);
+    // The copy keeps flags, keyword and date in its new folder.
+    assert_eq!(dovecot.folder_status("D").0, copied.uidvalidity);
+    let d_theirs = dovecot.fetch("D");
+    assert_eq!(d_theirs, postern_fetch(&d));
+    assert_eq!(d_theirs[0].1, top_theirs[0].1);
+    assert_eq!(d_theirs[0].2, 1_500_000_000);
+    // Each new folder has its own UIDVALIDITY.
+    let mut validities: Vec<u32> = ["Top", "D", "D.E", "A.B.C", "&AOQ-rger", "INBOX.sub"]
+        .iter()
+        .map(|n| dovecot.folder_status(n).0)
+        .collect();
+    validities.sort_unstable();
+    validities.dedup();
+    assert_eq!(validities.len(), 6);
+
+    // 2. Dovecot's turn: create, subscribe, append, rename with a child,
+    //    delete. Postern sees the same.
+    let body = "Subject: from dovecot\r\n\r\nhello\r\n";
+    let out = dovecot.imap(&format!(
+        "a CREATE New.Sub\r\n\
+         b SUBSCRIBE New.Sub\r\n\
+         c APPEND New.Sub (\\Seen $Label1) \"01-Jan-2020 12:00:00 +0100\" {{{}+}}\r\n{body}\r\n\
+         d RENAME D Moved\r\n\
+         e DELETE A.B.C\r\n\
+         f UNSUBSCRIBE &AOQ-rger\r\n\
+         z LOGOUT\r\n",
+        body.len()
+    ));
+    for tag in ["a", "b", "c", "d", "e", "f"] {
+        assert!(out.contains(&format!("\n{tag} OK")), "{tag}: {out}");
+    }
+    let appenduid = out
+        .lines()
+        .find_map(|l| l.strip_prefix("c OK [APPENDUID "))
+        .unwrap();
+    let mut parts = appenduid.split([' ', ']']);
+    let (their_validity, their_uid): (u32, u32) = (
+        parts.next().unwrap().parse().unwrap(),
+        parts.next().unwrap().parse().unwrap(),
+    );
+    assert_eq!(postern_list(&md), dovecot.list());
+    assert!(
+        !postern_list(&md).iter().any(|(n, ..)| n.starts_with("D")),
+        "{:?}",
+        postern_list(&md)
+    );
+    let mut subscriptions = md.subscriptions().unwrap();
+    subscriptions.sort();
+    assert_eq!(subscriptions, ["A.B.C", "INBOX", "New.Sub", "Top"]);
+    assert_eq!(subscriptions, dovecot.lsub());
+    let new_sub = md.resolve("New.Sub").unwrap();
+    let new_box = Mailbox::open(&new_sub).unwrap();
+    assert_eq!(new_box.uidvalidity(), their_validity);
+    assert_eq!(new_box.messages()[0].uid, their_uid);
+    assert_eq!(postern_fetch(&new_sub), dovecot.fetch("New.Sub"));
+    assert_eq!(postern_fetch(&new_sub)[0].2, 1_577_876_400);
+    let moved = md.resolve("Moved").unwrap();
+    assert_eq!(postern_fetch(&moved), d_theirs);
+    assert!(md.resolve("Moved.E").unwrap().path().join("cur").is_dir());
+
+    // 3. Postern's turn again: a folder created after Dovecot's continues
+    //    its UIDVALIDITY counter; Postern's subscription changes, a rename
+    //    of a parent with children, a delete of a parent and an append to
+    //    Dovecot's folder all show in Dovecot.
+    let later = md.create_folder("Later").unwrap();
+    let later_validity = Mailbox::open(&later).unwrap().uidvalidity();
+    assert!(
+        later_validity > their_validity,
+        "{later_validity} {their_validity}"
+    );
+    md.subscribe("Moved").unwrap();
+    md.unsubscribe("Top").unwrap();
+    md.rename_folder("Moved", "Renamed").unwrap();
+    md.create_folder("P").unwrap();
+    md.create_folder("P.Q").unwrap();
+    let appended = new_sub
+        .append(
+            &mut &b"Subject: back\n\n"[..],
+            Flags::empty().with(Flag::Draft),
+            None,
+            &DeliverOptions::default(),
+        )
+        .unwrap();
+    tree_owner();
+    assert_eq!(dovecot.folder_status("Later").0, later_validity);
+    assert_eq!(dovecot.lsub(), ["A.B.C", "INBOX", "Moved", "New.Sub"]);
+    assert_eq!(dovecot.list(), postern_list(&md));
+    assert_eq!(dovecot.fetch("Renamed"), d_theirs);
+    assert_eq!(dovecot.fetch("New.Sub"), postern_fetch(&new_sub));
+    assert_eq!(dovecot.fetch("New.Sub")[1].0, appended.uid);
+    md.delete_folder("P").unwrap();
+    tree_owner();
+    let after_delete = dovecot.imap("a SELECT P\r\nb SELECT P.Q\r\nz LOGOUT\r\n");
+    assert!(after_delete.contains("\na NO"), "{after_delete}");
+    assert!(after_delete.contains("\nb OK"), "{after_delete}");
+    assert!(
+        postern_list(&md).contains(&("P".to_owned(), false, true)),
+        "{:?}",
+        postern_list(&md)
+    );
+    // Dovecot's list index still shows a parent it knew as a mailbox
+    // without \Noselect after the parent's deletion (after its own DELETE
+    // too), though SELECT fails as checked above; rebuilt from the
+    // directories it says \Noselect, as Postern does.
+    let mut theirs = dovecot.list();
+    for entry in &mut theirs {
+        if entry.0 == "P" {
+            entry.1 = false;
+        }
+    }
+    assert_eq!(theirs, postern_list(&md));
 }

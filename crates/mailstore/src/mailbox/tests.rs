@@ -127,8 +127,12 @@ fn uids_follow_delivery_time_then_name() {
         no_time.internal_date,
         UNIX_EPOCH + Duration::from_secs(1_650_000_000)
     );
+    // The internal date is the file's modification time (Dovecot's
+    // INTERNALDATE), not the time in the name.
     let first = mb.message(1).unwrap();
-    assert_eq!(
+    let first_mtime = fs::metadata(&first.path).unwrap().modified().unwrap();
+    assert_eq!(first.internal_date, first_mtime);
+    assert_ne!(
         first.internal_date,
         UNIX_EPOCH + Duration::from_secs(1_600_000_000)
     );
@@ -830,4 +834,26 @@ fn a_folder_opens_like_the_root() {
     assert!(sent.path().join(UIDLIST).exists());
     assert!(!md.path().join(UIDLIST).exists());
     assert_eq!(mb.path(), Path::new(sent.path()));
+}
+
+#[test]
+fn internal_dates_are_modification_times_kept_through_renames() {
+    let (_dir, md) = maildir();
+    let d = deliver(&md, b"x\n");
+    let date = UNIX_EPOCH + Duration::from_secs(1_234_567_890);
+    fs::File::options()
+        .write(true)
+        .open(&d.path)
+        .unwrap()
+        .set_modified(date)
+        .unwrap();
+    let mut mb = Mailbox::open(&md).unwrap();
+    assert_eq!(mb.message(1).unwrap().internal_date, date);
+    mb.move_new_to_cur().unwrap();
+    mb.set_flags(1, Flags::empty().with(Flag::Seen)).unwrap();
+    mb.refresh().unwrap();
+    assert_eq!(mb.message(1).unwrap().internal_date, date);
+    // A fresh view reads it from the file again.
+    let again = Mailbox::open(&md).unwrap();
+    assert_eq!(again.message(1).unwrap().internal_date, date);
 }
