@@ -307,9 +307,9 @@ impl<'a> Session<'a> {
                     self.send(Response::err("Authentication aborted by client."));
                     return Ok(());
                 }
-                match decode_plain(&response) {
-                    Some((user, password)) => self.login(&user, &password, "PLAIN").await,
-                    None => self.send(Response::err("Invalid base64 data in continued response")),
+                match smtp_proto::sasl::decode_plain(response.trim().as_bytes()) {
+                    Ok(c) => self.login(&c.username, c.password.expose(), "PLAIN").await,
+                    Err(_) => self.send(Response::err("Invalid base64 data in continued response")),
                 }
             }
             Command::Apop => self.send(Response::err("APOP is not supported.")),
@@ -563,40 +563,4 @@ impl<'a> Session<'a> {
 
 fn no_such_message() -> Response {
     Response::err("There's no message with that number.")
-}
-
-/// Decodes an AUTH PLAIN response: base64 of `authzid NUL authcid NUL password`,
-/// where authzid must be empty or the same as authcid.
-fn decode_plain(response: &str) -> Option<(String, String)> {
-    let bytes = smtp_proto::base64::decode(response.trim().as_bytes()).ok()?;
-    let mut parts = bytes.split(|b| *b == 0);
-    let (authz, authc, password) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || authc.is_empty() || (!authz.is_empty() && authz != authc) {
-        return None;
-    }
-    Some((
-        String::from_utf8(authc.to_vec()).ok()?,
-        String::from_utf8(password.to_vec()).ok()?,
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_responses() {
-        let encode = |raw: &[u8]| smtp_proto::base64::encode(raw);
-        assert_eq!(
-            decode_plain(&encode(b"\0alice@example.org\0secret")),
-            Some(("alice@example.org".into(), "secret".into()))
-        );
-        assert_eq!(
-            decode_plain(&encode(b"a@b\0a@b\0pw")),
-            Some(("a@b".into(), "pw".into()))
-        );
-        assert_eq!(decode_plain(&encode(b"other\0a@b\0pw")), None);
-        assert_eq!(decode_plain(&encode(b"\0\0pw")), None);
-        assert_eq!(decode_plain("!!!"), None);
-    }
 }

@@ -219,6 +219,19 @@ impl AuthExchange {
     }
 }
 
+/// Decodes a complete SASL PLAIN response (base64 of `authzid NUL authcid NUL
+/// passwd`), as POP3's AUTH and IMAP's AUTHENTICATE receive it.
+///
+/// # Errors
+///
+/// [`SaslError::Cancelled`] for `*`, else as for an SMTP AUTH PLAIN exchange.
+pub fn decode_plain(response: &[u8]) -> Result<Credentials, SaslError> {
+    if response == b"*" {
+        return Err(SaslError::Cancelled);
+    }
+    parse_plain(decode_response(response)?)
+}
+
 /// Decodes a response; `=` (used for an empty initial response) is empty.
 fn decode_response(text: &[u8]) -> Result<Vec<u8>, SaslError> {
     if text == b"=" {

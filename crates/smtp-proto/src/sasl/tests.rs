@@ -262,3 +262,27 @@ proptest! {
         prop_assert_eq!(got, Ok(creds(&user, &password)));
     }
 }
+
+#[test]
+fn plain_responses_decode_whole() {
+    let c = decode_plain(b64(b"\0alice@example.org\0secret").as_bytes()).unwrap();
+    assert_eq!(
+        (c.username.as_str(), c.password.expose()),
+        ("alice@example.org", "secret")
+    );
+    let c = decode_plain(b64(b"a@b\0a@b\0pw").as_bytes()).unwrap();
+    assert_eq!(c.username, "a@b");
+    assert_eq!(
+        decode_plain(b64(b"other\0a@b\0pw").as_bytes()),
+        Err(SaslError::AuthzidMismatch)
+    );
+    assert_eq!(
+        decode_plain(b64(b"\0\0pw").as_bytes()),
+        Err(SaslError::Malformed)
+    );
+    assert!(matches!(
+        decode_plain(b"!!!"),
+        Err(SaslError::InvalidBase64(_))
+    ));
+    assert_eq!(decode_plain(b"*"), Err(SaslError::Cancelled));
+}
