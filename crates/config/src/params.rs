@@ -474,6 +474,28 @@ define_parameters! {
     /// asks for at least 10 minutes).
     pop3d_timeout: Duration(Seconds) = "600s";
 
+    /// TLS from the first byte (port 993) instead of STARTTLS.
+    imapd_tls_wrappermode: Bool = "no";
+
+    /// Refuse LOGIN and AUTHENTICATE on a connection that is neither TLS nor
+    /// loopback (CAPABILITY then shows LOGINDISABLED).
+    imapd_disable_plaintext_auth: Bool = "yes";
+
+    /// The largest literal a client may send (APPEND's message, a long
+    /// string): larger ones are refused with `NO [TOOBIG]`.
+    imapd_max_literal: Size = "50M";
+
+    /// The longest command line, literals not counted.
+    imapd_max_line_length: Size = "64k";
+
+    /// How long the IMAP server waits for a client's next command, and how
+    /// long an IDLE may last (RFC 9051 asks for at least 30 minutes).
+    imapd_timeout: Duration(Seconds) = "1800s";
+
+    /// Folders every account gets at its first login, each with its
+    /// special-use attribute (RFC 6154).
+    imapd_special_use_folders: List = "Drafts Sent Trash Junk Archive";
+
     /// TLS for outbound SMTP: `none`, `may` (opportunistic), `encrypt`,
     /// `verify` or `secure` (certificate checked against the MX name).
     smtp_tls_security_level: String = "may";

@@ -101,6 +101,8 @@ pub enum Code {
     NoPerm,
     /// CONTACTADMIN.
     ContactAdmin,
+    /// UNKNOWN-CTE (RFC 3516: BINARY of a part with an unknown encoding).
+    UnknownCte,
 }
 
 impl Code {
@@ -155,6 +157,7 @@ impl Code {
             Code::ExpungeIssued => write!(out, "EXPUNGEISSUED"),
             Code::NoPerm => write!(out, "NOPERM"),
             Code::ContactAdmin => write!(out, "CONTACTADMIN"),
+            Code::UnknownCte => write!(out, "UNKNOWN-CTE"),
         };
     }
 }
