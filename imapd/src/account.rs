@@ -322,7 +322,12 @@ impl Account {
                 continue;
             }
             let mut attributes: Vec<&str> = Vec::new();
-            if folder.selectable {
+            if lsub {
+                // LSUB shows only \Noselect (RFC 3501 7.2.3).
+                if !folder.selectable {
+                    attributes.push("\\Noselect");
+                }
+            } else if folder.selectable {
                 attributes.push(if folder.has_children {
                     "\\HasChildren"
                 } else {
@@ -334,7 +339,7 @@ impl Account {
                     attributes.push("\\HasChildren");
                 }
             }
-            if want_subscribed && subscribed {
+            if want_subscribed && subscribed && !lsub {
                 attributes.push("\\Subscribed");
             }
             if let Some(special) = special {

@@ -43,7 +43,6 @@
 
 mod text;
 
-use std::borrow::Borrow;
 use std::time::SystemTime;
 
 use imap_proto::{Date, SearchKey, SearchReturn, SequenceSet, encode};
@@ -91,77 +90,6 @@ pub trait MessageSource {
 
     /// message - the message as stored (LF line endings).
     fn message(&mut self) -> Result<&[u8], Self::Error>;
-}
-
-/// Unavailable - a [`Loader`] closure had nothing to give (the message
-/// vanished, or could not be read: the closure logs why).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Unavailable;
-
-impl std::fmt::Display for Unavailable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("message data unavailable")
-    }
-}
-
-impl std::error::Error for Unavailable {}
-
-/// Loader - a [`MessageSource`] made of two closures, each called at most
-/// once per successful load: one for the metadata (anything that borrows
-/// as [`Metadata`]: `Arc<Metadata>` from the cache, or a `Metadata`), one
-/// for the stored bytes. None from either is [`Unavailable`].
-pub struct Loader<D, M, B> {
-    /// Gets the metadata.
-    load_metadata: M,
-    /// Gets the bytes.
-    load_bytes: B,
-    /// The metadata, once loaded.
-    metadata: Option<D>,
-    /// The bytes, once loaded.
-    bytes: Option<Vec<u8>>,
-}
-
-impl<D, M, B> Loader<D, M, B>
-where
-    D: Borrow<Metadata>,
-    M: FnMut() -> Option<D>,
-    B: FnMut() -> Option<Vec<u8>>,
-{
-    /// new - a loader calling `metadata` and `bytes` when first needed.
-    pub fn new(metadata: M, bytes: B) -> Self {
-        Loader {
-            load_metadata: metadata,
-            load_bytes: bytes,
-            metadata: None,
-            bytes: None,
-        }
-    }
-}
-
-impl<D, M, B> MessageSource for Loader<D, M, B>
-where
-    D: Borrow<Metadata>,
-    M: FnMut() -> Option<D>,
-    B: FnMut() -> Option<Vec<u8>>,
-{
-    type Error = Unavailable;
-
-    fn metadata(&mut self) -> Result<&Metadata, Unavailable> {
-        if self.metadata.is_none() {
-            self.metadata = (self.load_metadata)();
-        }
-        self.metadata
-            .as_ref()
-            .map(Borrow::borrow)
-            .ok_or(Unavailable)
-    }
-
-    fn message(&mut self) -> Result<&[u8], Unavailable> {
-        if self.bytes.is_none() {
-            self.bytes = (self.load_bytes)();
-        }
-        self.bytes.as_deref().ok_or(Unavailable)
-    }
 }
 
 /// Which address header an address key searches.

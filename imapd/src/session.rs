@@ -400,6 +400,8 @@ impl<'a> Session<'a> {
 /// Commands of the authenticated and selected states.
 impl Session<'_> {
     async fn authenticated(&mut self, tag: &str, body: CommandBody) -> Result<(), End> {
+        // Answer from the folder as it is now, not as it was at the last command.
+        self.sync(SyncMode::NoExpunge).await?;
         let Some(account) = self.account.as_mut() else {
             self.tagged(tag, Status::Bad, "Log in first.");
             return Ok(());
