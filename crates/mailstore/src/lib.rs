@@ -25,7 +25,9 @@
 //! * [`Mailbox`]: the reading side. [`Mailbox::open`] scans `new/` and
 //!   `cur/` and gives every message a UID from the UID list (new ones
 //!   under its lock); each [`MessageEntry`] has its UID, base name, path,
-//!   [`Flags`], both sizes and internal date. The view moves `new/` to
+//!   [`Flags`], both sizes, internal date and IMAP CONDSTORE
+//!   mod-sequence ([`Mailbox::highest_modseq`] gives the folder's
+//!   HIGHESTMODSEQ). The view moves `new/` to
 //!   `cur/`, sets flags (by renaming), expunges, and opens a message as
 //!   stored or in wire form ([`MessageReader`]: CRLF line endings,
 //!   exactly `wire_size` bytes).
@@ -73,6 +75,16 @@
 //!
 //! A message's internal date ([`MessageEntry::internal_date`]) is its
 //! file's modification time, as Dovecot has it for Maildir.
+//!
+//! A message's mod-sequence ([`MessageEntry::modseq`], RFC 7162) is its
+//! file's status change time (ctime) in microseconds, which a flag change
+//! (a rename) moves on, and HIGHESTMODSEQ also counts the modification
+//! times of `new/` and `cur/`, which an expunge moves on. Nothing is
+//! stored for them, so changes by Dovecot, mutt or another Postern
+//! process count as much as this view's own. The `mailbox` module notes
+//! describe the scheme and its limits: a clock set back, ties within one
+//! tick of a coarse file system clock, spurious changes from hard links
+//! (COPY) and chmod, and file systems that do not set ctime on rename.
 //!
 //! ## The UID list, and sharing a Maildir with Dovecot
 //!

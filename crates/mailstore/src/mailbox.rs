@@ -13,9 +13,13 @@
 //! message keeps its UID when it moves from `new/` to `cur/` or its flags
 //! change.
 //!
-//! Each file is stat'ed once per view, the first time a scan sees it, for
-//! its modification time, which is IMAP's INTERNALDATE as Dovecot reads
-//! it (later scans remember it by base name: renames keep it).
+//! A file is stat'ed when a scan first sees it under its current name:
+//! for its modification time, which is IMAP's INTERNALDATE as Dovecot
+//! reads it (later scans remember it by base name: renames keep it), and
+//! for its status change time, the message's modification sequence (see
+//! below). A file whose name did not change since the previous scan is
+//! not stat'ed again (unless its name has no `,S=` size or the listing
+//! gives no file type).
 //!
 //! Only if something must change does the scan take the UID list lock
 //! (the `uidlock` module), read the list again, and write a new one:
@@ -45,6 +49,69 @@
 //! one it renamed is found again by its base name whenever an operation
 //! finds the old name gone. So POP3 message numbers and IMAP sequence
 //! numbers built over `messages()` stay valid between refreshes.
+//!
+//! ## Modification sequences (IMAP CONDSTORE)
+//!
+//! RFC 7162 gives each message a mod-sequence that grows whenever its
+//! metadata (here: its flags) changes, and the folder a HIGHESTMODSEQ
+//! that never decreases, so that a client can ask only for what changed
+//! since it last looked. There is no state file for them: both are read
+//! from the file system, so changes by any program using the Maildir
+//! (Dovecot, mutt, another Postern process) count, and a fresh view finds
+//! the same values.
+//!
+//! * A message's mod-sequence ([`MessageEntry::modseq`]) is its file's
+//!   status change time (ctime) in microseconds since the Unix epoch, at
+//!   least 1. Flags are in the file name, so a flag change is a rename,
+//!   and Linux file systems set the renamed file's ctime; delivery,
+//!   APPEND and COPY create the name and so set it too. A scan reads it
+//!   only from the stat it does anyway for a file new to the view or
+//!   renamed since the previous scan; a message whose name did not change
+//!   keeps its value without a stat.
+//! * [`Mailbox::highest_modseq`] is the largest of the messages' values
+//!   and the modification times of `new/` and `cur/` (in microseconds)
+//!   taken at the start of the scan. An expunge (unlink) or a move sets
+//!   the directory's time, so removing the message with the highest
+//!   value does not lower HIGHESTMODSEQ for a later view. A view never
+//!   lowers its own value.
+//! * The view's own changes count at once: [`Mailbox::set_flags`] and
+//!   [`Mailbox::move_new_to_cur`] stat each renamed file for its new
+//!   value, and after them and [`Mailbox::expunge`] the directories are
+//!   stat'ed again and their times taken into HIGHESTMODSEQ, but only if
+//!   no one else changed the directories since the view last looked:
+//!   otherwise that waits for the next refresh, which also shows what
+//!   the others changed (taking it earlier would cover changes the view
+//!   has not reported).
+//!
+//! Limits of the scheme:
+//!
+//! * The values are wall-clock times. If the clock is set back, later
+//!   changes get lower values than earlier ones, and a client that asks
+//!   for changes since a value it saw before misses them until the clock
+//!   has caught up (a view keeps its own HIGHESTMODSEQ from decreasing; a
+//!   new view does not know the old value).
+//! * Two changes within one tick of the file system's clock get the same
+//!   value. Recent Linux kernels give ext4, XFS, Btrfs and tmpfs
+//!   fine-grained times once a time has been read ("multigrain"
+//!   timestamps), which keeps a change after a scan apart from it; older
+//!   kernels and other file systems use a coarse clock (a scheduler tick,
+//!   1 to 10 ms), so a change in the same tick as the scan that reported
+//!   a HIGHESTMODSEQ can be missed by a client resynchronising from it.
+//! * Anything that sets ctime without changing flags makes a message
+//!   look changed to views that stat it afterwards. The common case is
+//!   COPY and MOVE into another folder, whose hard link to the source
+//!   file sets the source's ctime; chmod, chown and extended attributes
+//!   do too. The client is told about a change that was none: spurious,
+//!   and harmless (it fetches flags it already had).
+//! * A file system that does not set ctime on rename (POSIX leaves it
+//!   open; some network and FUSE file systems) keeps a message's value
+//!   through flag changes, so clients resynchronising with CHANGEDSINCE
+//!   miss those; the flags themselves are still read right.
+//! * A change another process made just before one of this view's own
+//!   and not yet seen by a refresh can have a lower value than the one
+//!   the view reports for its own change; the next refresh shows it (with
+//!   that lower value) to this session, but a client that saved the
+//!   higher value and reconnects elsewhere may miss it.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -137,6 +204,12 @@ pub struct MessageEntry {
     /// reads it for Maildir (delivery leaves it at the time of delivery,
     /// [`Maildir::append`] sets the client's date, a copy keeps it).
     pub internal_date: SystemTime,
+    /// IMAP's MODSEQ (RFC 7162 CONDSTORE): the file's status change time
+    /// (ctime) in microseconds since the Unix epoch, at least 1, as of
+    /// the scan that found the file new or renamed, or of this view's own
+    /// last rename of it. It grows with every flag change, by anyone; the
+    /// module notes say how, and where that falls short.
+    pub modseq: u64,
     /// A POP3 UIDL saved in the UID list (the `P` field, from a migration
     /// into Dovecot); [`Mailbox::pop3_uidl`] prefers it.
     pub saved_pop3_uidl: Option<String>,
@@ -165,9 +238,28 @@ pub struct Mailbox {
     timing: LockTiming,
     /// The metadata cache, read at the first [`Mailbox::metadata`].
     cache: Option<MetadataCache>,
-    /// Each message's modification time (its internal date) by base
-    /// name, so that a refresh stats only files it has not seen.
-    dates: HashMap<String, SystemTime>,
+    /// What the view knows of each message file by base name, so that a
+    /// refresh stats only files it has not seen under their name.
+    seen: HashMap<String, Seen>,
+    /// The modification times of `new/` and `cur/` that the view's state
+    /// accounts for: taken at the start of the last scan, or after the
+    /// view's own change when nobody else had changed them.
+    known_dirs: [SystemTime; 2],
+    /// HIGHESTMODSEQ as of the last scan and the view's own changes.
+    highest_modseq: u64,
+}
+
+/// Seen - what a view remembers of a message file between scans.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// Where the file was.
+    location: Location,
+    /// Its name there.
+    name: String,
+    /// Its modification time (the internal date), kept through renames.
+    mtime: SystemTime,
+    /// Its mod-sequence under that name.
+    modseq: u64,
 }
 
 impl Mailbox {
@@ -200,7 +292,9 @@ impl Mailbox {
             messages: Vec::new(),
             timing,
             cache: None,
-            dates: HashMap::new(),
+            seen: HashMap::new(),
+            known_dirs: [UNIX_EPOCH; 2],
+            highest_modseq: 0,
         };
         mailbox.refresh()?;
         Ok(mailbox)
@@ -221,6 +315,16 @@ impl Mailbox {
     /// as of the last scan.
     pub fn next_uid(&self) -> u32 {
         self.next_uid
+    }
+
+    /// highest_modseq - IMAP's HIGHESTMODSEQ (RFC 7162): the largest of
+    /// the messages' [`MessageEntry::modseq`] and the modification times
+    /// (microseconds) of `new/` and `cur/`, as of the last scan and this
+    /// view's own changes since. It never decreases in a view, and an
+    /// expunge (the directory's time) keeps it from decreasing for later
+    /// views; the `mailbox` module notes give its limits. At least 1.
+    pub fn highest_modseq(&self) -> u64 {
+        self.highest_modseq.max(1)
     }
 
     /// messages - the messages as of the last scan, ascending by UID.
@@ -246,7 +350,9 @@ impl Mailbox {
     }
 
     /// refresh - scan again: pick up new mail (with new UIDs), renamed
-    /// files, and messages expunged elsewhere (dropped from the view).
+    /// files (new flags, and a new [`MessageEntry::modseq`] read with one
+    /// stat each), and messages expunged elsewhere (dropped from the
+    /// view). Files whose names did not change are not stat'ed again.
     pub fn refresh(&mut self) -> Result<(), Error> {
         let listed = UidList::read(self.dir.as_fd(), &self.path, false)?;
         let mut scan = self.scan()?;
@@ -312,10 +418,27 @@ impl Mailbox {
                 Some(self.entry(r, found))
             })
             .collect();
-        self.dates = scan
+        let highest = self
+            .messages
+            .iter()
+            .map(|m| m.modseq)
+            .chain(scan.dir_times.iter().map(|&t| micros(t)))
+            .max()
+            .unwrap_or(0);
+        self.highest_modseq = self.highest_modseq.max(highest);
+        self.known_dirs = scan.dir_times;
+        self.seen = scan
             .files
             .into_values()
-            .filter_map(|f| Some((f.base, f.mtime?)))
+            .map(|f| {
+                let seen = Seen {
+                    location: f.location,
+                    name: f.name,
+                    mtime: f.mtime,
+                    modseq: f.modseq,
+                };
+                (f.base, seen)
+            })
             .collect();
         Ok(())
     }
@@ -324,7 +447,9 @@ impl Mailbox {
     /// (with an empty `:2,` suffix, or the flags they had), as a session
     /// does once it has shown them, then fsync both directories. UIDs stay
     /// the same. Returns how many files this call moved; one another
-    /// process moved first is followed, not counted.
+    /// process moved first is followed, not counted. A moved message's
+    /// [`MessageEntry::modseq`] becomes the moved file's new status change
+    /// time, as with [`Mailbox::set_flags`].
     pub fn move_new_to_cur(&mut self) -> Result<usize, Error> {
         let uids: Vec<u32> = self
             .messages
@@ -332,6 +457,10 @@ impl Mailbox {
             .filter(|m| m.location == Location::New)
             .map(|m| m.uid)
             .collect();
+        if uids.is_empty() {
+            return Ok(0);
+        }
+        let dirs_before = self.dir_times().ok();
         let mut moved = 0;
         for uid in uids {
             for _ in 0..FOLLOW_ATTEMPTS {
@@ -351,6 +480,7 @@ impl Mailbox {
                     Ok(()) => {
                         let flags = entry.flags;
                         self.set_location(uid, Location::Cur, target, flags);
+                        self.note_renamed(uid);
                         moved += 1;
                         break;
                     }
@@ -366,6 +496,7 @@ impl Mailbox {
             }
         }
         if moved > 0 {
+            self.note_own_change(dirs_before);
             // cur/ first: after a crash the message is then in at least one.
             fsync(&self.cur).map_err(errno_err("fsync directory", &self.path.join("cur")))?;
             fsync(&self.new).map_err(errno_err("fsync directory", &self.path.join("new")))?;
@@ -382,6 +513,12 @@ impl Mailbox {
     /// the view until [`Mailbox::refresh`]). A UID the view does not have
     /// is [`Error::UnknownUid`]. The directory is not fsynced: a flag
     /// change lost in a crash is not worth a disk flush per change.
+    ///
+    /// After a rename the message's [`MessageEntry::modseq`] is the
+    /// renamed file's new status change time (stat'ed at once, so the
+    /// caller can report the new MODSEQ) and
+    /// [`Mailbox::highest_modseq`] takes it in. Setting the flags the
+    /// file already has renames nothing and changes neither.
     pub fn set_flags(&mut self, uid: u32, flags: Flags) -> Result<bool, Error> {
         for _ in 0..FOLLOW_ATTEMPTS {
             let entry = self.entry_for(uid)?;
@@ -390,6 +527,7 @@ impl Mailbox {
                 self.set_location(uid, Location::Cur, target, flags);
                 return Ok(true);
             }
+            let dirs_before = self.dir_times().ok();
             match nix::fcntl::renameat(
                 self.dir_fd(entry.location),
                 entry.file_name.as_str(),
@@ -398,6 +536,8 @@ impl Mailbox {
             ) {
                 Ok(()) => {
                     self.set_location(uid, Location::Cur, target, flags);
+                    self.note_renamed(uid);
+                    self.note_own_change(dirs_before);
                     return Ok(true);
                 }
                 Err(Errno::ENOENT) => {
@@ -419,7 +559,15 @@ impl Mailbox {
     ///
     /// The UID list keeps the lines until the next scan that finds the
     /// files gone; their UIDs are never given again.
+    /// [`Mailbox::highest_modseq`] does not decrease: it keeps the removed
+    /// messages' values and takes in the directories' new modification
+    /// times (when nobody else changed them meanwhile; see the module
+    /// notes).
     pub fn expunge(&mut self, uids: &[u32]) -> Result<usize, Error> {
+        if uids.is_empty() {
+            return Ok(0);
+        }
+        let dirs_before = self.dir_times().ok();
         let mut removed = 0;
         let mut dropped = HashSet::new();
         let mut touched = HashSet::new();
@@ -454,6 +602,11 @@ impl Mailbox {
             }
         }
         self.messages.retain(|m| !dropped.contains(&m.uid));
+        if removed > 0 {
+            // The messages' values stay in HIGHESTMODSEQ; the directories'
+            // new times carry them to later views.
+            self.note_own_change(dirs_before);
+        }
         for location in touched {
             fsync(self.dir_fd(location)).map_err(errno_err(
                 "fsync directory",
@@ -607,6 +760,72 @@ impl Mailbox {
         }
     }
 
+    /// note_renamed - after this view renamed the message's file: take
+    /// its new status change time as its mod-sequence (and into
+    /// HIGHESTMODSEQ), and remember the name so the next scan need not
+    /// stat it. If the file is gone already (renamed or removed again by
+    /// someone else), `cur/`'s modification time stands in: the rename
+    /// into it set that time, and the next refresh reads the file's own.
+    fn note_renamed(&mut self, uid: u32) {
+        let Some(entry) = self.message(uid) else {
+            return;
+        };
+        let dir = self.dir_fd(entry.location);
+        let (modseq, seen) = match stat_at(dir, entry.file_name.as_str(), &entry.path) {
+            Ok(Some(st)) if kind(&st) == Kind::File => {
+                let modseq = modseq_of(&st);
+                let seen = Seen {
+                    location: entry.location,
+                    name: entry.file_name.clone(),
+                    mtime: entry.internal_date,
+                    modseq,
+                };
+                (modseq, Some(seen))
+            }
+            other => {
+                if let Err(e) = other {
+                    tracing::warn!(error = %e, "cannot stat renamed message; using its directory's time");
+                }
+                match fstat(&self.cur) {
+                    Ok(st) => (micros(mtime(&st)).max(entry.modseq), None),
+                    Err(_) => return,
+                }
+            }
+        };
+        let base = entry.base.clone();
+        if let Some(entry) = self.index_of(uid).and_then(|i| self.messages.get_mut(i)) {
+            entry.modseq = modseq;
+        }
+        match seen {
+            Some(seen) => {
+                self.seen.insert(base, seen);
+            }
+            None => {
+                self.seen.remove(&base);
+            }
+        }
+        self.highest_modseq = self.highest_modseq.max(modseq);
+    }
+
+    /// note_own_change - after this view changed `new/` or `cur/`: if the
+    /// directories were as the view knew them just before (`before`, from
+    /// [`Mailbox::dir_times`]), only this view changed them, and their new
+    /// times go into HIGHESTMODSEQ. Otherwise someone else changed them
+    /// too, and taking their times would cover changes the view has not
+    /// seen: that waits for the next refresh.
+    fn note_own_change(&mut self, before: Option<[SystemTime; 2]>) {
+        if before != Some(self.known_dirs) {
+            return;
+        }
+        let Ok(after) = self.dir_times() else {
+            return;
+        };
+        self.known_dirs = after;
+        for t in after {
+            self.highest_modseq = self.highest_modseq.max(micros(t));
+        }
+    }
+
     /// follow - find the message's file again after its name went away;
     /// false if it is gone.
     fn follow(&mut self, uid: u32) -> Result<bool, Error> {
@@ -653,8 +872,10 @@ impl Mailbox {
     /// scan - list `new/` then `cur/`, again while they change under us.
     fn scan(&self) -> Result<Scan, Error> {
         let mut files = HashMap::new();
+        let mut dir_times = [UNIX_EPOCH; 2];
         for _ in 0..SCAN_ATTEMPTS {
             let before = self.dir_times()?;
+            dir_times = before;
             files = HashMap::new();
             for location in [Location::New, Location::Cur] {
                 self.list(location, &mut files)?;
@@ -665,12 +886,17 @@ impl Mailbox {
                     .checked_sub(SETTLE_TIME)
                     .unwrap_or(UNIX_EPOCH);
                 let stable = before.iter().all(|&t| t <= settled);
-                return Ok(Scan { files, stable });
+                return Ok(Scan {
+                    files,
+                    stable,
+                    dir_times,
+                });
             }
         }
         Ok(Scan {
             files,
             stable: false,
+            dir_times,
         })
     }
 
@@ -693,18 +919,25 @@ impl Mailbox {
             let base = base_name(&name);
             let time = delivery_time(base);
             let mut size = size_field(&name, 'S');
-            // A file keeps its modification time through renames.
-            let mut mtime_found = self.dates.get(base).copied();
-            if size.is_none() || mtime_found.is_none() || file_type.is_none() {
-                let Some(st) = stat_at(dir, name.as_str(), &path.join(&name))? else {
-                    continue;
-                };
-                if kind(&st) != Kind::File {
-                    continue;
+            let seen = self.seen.get(base);
+            // A file keeps its modification time through renames, but a
+            // rename (a flag change) sets its status change time.
+            let known = seen
+                .filter(|s| s.location == location && s.name == name)
+                .map(|s| (s.mtime, s.modseq));
+            let (mtime_found, modseq) = match known {
+                Some(known) if size.is_some() && file_type.is_some() => known,
+                _ => {
+                    let Some(st) = stat_at(dir, name.as_str(), &path.join(&name))? else {
+                        continue;
+                    };
+                    if kind(&st) != Kind::File {
+                        continue;
+                    }
+                    size = size.or_else(|| u64::try_from(st.st_size).ok());
+                    (seen.map_or_else(|| mtime(&st), |s| s.mtime), modseq_of(&st))
                 }
-                size = size.or_else(|| u64::try_from(st.st_size).ok());
-                mtime_found = Some(mtime(&st));
-            }
+            };
             let found = Found {
                 base: base.to_owned(),
                 wire_size: size_field(&name, 'W'),
@@ -713,6 +946,7 @@ impl Mailbox {
                 size: size.unwrap_or(0),
                 time,
                 mtime: mtime_found,
+                modseq,
                 name,
                 location,
             };
@@ -795,13 +1029,6 @@ impl Mailbox {
 
     /// entry - the view's entry for a list line and its file.
     fn entry(&self, record: &Record, found: &Found) -> MessageEntry {
-        let internal_date = match (found.mtime, found.time) {
-            (Some(mtime), _) => mtime,
-            (None, Some((secs, _))) => UNIX_EPOCH
-                .checked_add(Duration::from_secs(secs))
-                .unwrap_or(UNIX_EPOCH),
-            (None, None) => UNIX_EPOCH,
-        };
         MessageEntry {
             uid: record.uid,
             base: found.base.clone(),
@@ -811,7 +1038,8 @@ impl Mailbox {
             flags: found.flags,
             size: found.size,
             wire_size: found.wire_size.unwrap_or(found.size),
-            internal_date,
+            internal_date: found.mtime,
+            modseq: found.modseq,
             saved_pop3_uidl: record.ext_value('P').map(str::to_owned),
         }
     }
@@ -825,6 +1053,10 @@ struct Scan {
     /// Whether the directories were quiet during the scan, so that a
     /// message not found is really gone.
     stable: bool,
+    /// The modification times of `new/` and `cur/` when the (last
+    /// attempt at the) scan began: every change before them is in
+    /// `files`, unless the scan was unstable.
+    dir_times: [SystemTime; 2],
 }
 
 /// Found - one message file found by a scan.
@@ -847,20 +1079,22 @@ struct Found {
     wire_size_counted: bool,
     /// Seconds and microseconds from the name, if it starts with them.
     time: Option<(u64, u32)>,
-    /// The file's modification time, if it was stat'ed.
-    mtime: Option<SystemTime>,
+    /// The file's modification time: the internal date.
+    mtime: SystemTime,
+    /// The file's status change time in microseconds: the mod-sequence.
+    modseq: u64,
 }
 
 impl Found {
     /// sort_time - the key that orders new messages for UIDs.
     fn sort_time(&self) -> (u64, u32) {
-        match (self.time, self.mtime) {
-            (Some(t), _) => t,
-            (None, Some(m)) => m
+        match self.time {
+            Some(t) => t,
+            None => self
+                .mtime
                 .duration_since(UNIX_EPOCH)
                 .map(|d| (d.as_secs(), d.subsec_micros()))
                 .unwrap_or((0, 0)),
-            (None, None) => (u64::MAX, 0),
         }
     }
 }
@@ -890,6 +1124,32 @@ fn mtime(st: &FileStat) -> SystemTime {
     UNIX_EPOCH
         .checked_add(Duration::new(secs, nanos.min(999_999_999)))
         .unwrap_or(UNIX_EPOCH)
+}
+
+/// The largest mod-sequence IMAP allows (RFC 7162: 63 bits).
+const MAX_MODSEQ: u64 = i64::MAX.unsigned_abs();
+
+/// micros - a time in microseconds since the Unix epoch as a
+/// mod-sequence: at least 1 (for times at or before the epoch), at most
+/// [`MAX_MODSEQ`].
+fn micros(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_micros()).ok())
+        .unwrap_or(0)
+        .clamp(1, MAX_MODSEQ)
+}
+
+/// modseq_of - a stat result's status change time (ctime) as a
+/// mod-sequence.
+fn modseq_of(st: &FileStat) -> u64 {
+    let secs = u64::try_from(st.st_ctime).unwrap_or(0);
+    let nanos = u32::try_from(st.st_ctime_nsec).unwrap_or(0);
+    micros(
+        UNIX_EPOCH
+            .checked_add(Duration::new(secs, nanos.min(999_999_999)))
+            .unwrap_or(UNIX_EPOCH),
+    )
 }
 
 /// for_each_name - call `f` with each candidate message file name in a

@@ -288,6 +288,7 @@ fn lines_added_after_a_scan_began_are_not_dropped_by_it() {
     let scan = Scan {
         files: HashMap::new(),
         stable: true,
+        dir_times: [UNIX_EPOCH; 2],
     };
     newer.write(mb.dir.as_fd(), mb.path()).unwrap();
     let written = mb.update_list(Some(&list), &scan).unwrap();
@@ -856,4 +857,209 @@ fn internal_dates_are_modification_times_kept_through_renames() {
     // A fresh view reads it from the file again.
     let again = Mailbox::open(&md).unwrap();
     assert_eq!(again.message(1).unwrap().internal_date, date);
+}
+
+// ---- modification sequences (CONDSTORE) ----
+
+/// A file's status change time in microseconds, as a modseq.
+fn ctime_micros(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(path).unwrap();
+    u64::try_from(meta.ctime()).unwrap() * 1_000_000
+        + u64::try_from(meta.ctime_nsec()).unwrap() / 1000
+}
+
+/// Wait until the file system stamps changes later than `modseq`.
+///
+/// Modseqs are file times, and file systems stamp them from a clock that
+/// may be coarse (one scheduler tick, 1 to 10 ms, on older Linux kernels),
+/// so a change right after another can get the same time. Tests that want
+/// "strictly greater" first poll a probe file in `tmp/` (never scanned)
+/// until a change to it is stamped past `modseq`, rather than sleeping
+/// for a fixed time.
+fn wait_past(md: &Maildir, modseq: u64) {
+    use std::os::unix::fs::PermissionsExt;
+    let probe = md.path().join("tmp").join("clock-probe");
+    fs::write(&probe, b"").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // chmod sets ctime, even to the same mode.
+        fs::set_permissions(&probe, fs::Permissions::from_mode(0o600)).unwrap();
+        if ctime_micros(&probe) > modseq {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "file system clock stuck at {modseq}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    fs::remove_file(&probe).unwrap();
+}
+
+fn modseq_of_uid(mb: &Mailbox, uid: u32) -> u64 {
+    mb.message(uid).unwrap().modseq
+}
+
+#[test]
+fn modseqs_are_ctimes_and_set_flags_raises_them_at_once() {
+    let (_dir, md) = maildir();
+    deliver(&md, b"a\n");
+    let mut mb = Mailbox::open(&md).unwrap();
+    let m0 = modseq_of_uid(&mb, 1);
+    assert_eq!(m0, ctime_micros(&mb.message(1).unwrap().path));
+    assert!(mb.highest_modseq() >= m0);
+
+    wait_past(&md, mb.highest_modseq());
+    let seen = Flags::empty().with(Flag::Seen);
+    assert!(mb.set_flags(1, seen).unwrap());
+    let m1 = modseq_of_uid(&mb, 1);
+    assert!(m1 > m0, "{m1} <= {m0}");
+    assert_eq!(m1, ctime_micros(&mb.message(1).unwrap().path));
+    assert!(mb.highest_modseq() >= m1);
+
+    // Again from cur/ to cur/.
+    wait_past(&md, mb.highest_modseq());
+    let answered = seen.with(Flag::Replied);
+    assert!(mb.set_flags(1, answered).unwrap());
+    let m2 = modseq_of_uid(&mb, 1);
+    assert!(m2 > m1, "{m2} <= {m1}");
+    assert!(mb.highest_modseq() >= m2);
+
+    // The same flags again change nothing; nor does a refresh, and a
+    // fresh view finds the same value.
+    assert!(mb.set_flags(1, answered).unwrap());
+    assert_eq!(modseq_of_uid(&mb, 1), m2);
+    mb.refresh().unwrap();
+    assert_eq!(modseq_of_uid(&mb, 1), m2);
+    assert_eq!(modseq_of_uid(&Mailbox::open(&md).unwrap(), 1), m2);
+}
+
+#[test]
+fn a_rename_by_another_process_raises_the_modseq() {
+    let (_dir, md) = maildir();
+    deliver(&md, b"a\n");
+    let mut mb = Mailbox::open(&md).unwrap();
+    wait_past(&md, mb.highest_modseq());
+    assert_eq!(mb.move_new_to_cur().unwrap(), 1);
+    let m0 = modseq_of_uid(&mb, 1);
+    assert_eq!(m0, ctime_micros(&mb.message(1).unwrap().path));
+    let h0 = mb.highest_modseq();
+    assert!(h0 >= m0);
+
+    wait_past(&md, h0);
+    let base = mb.message(1).unwrap().base.clone();
+    let renamed = md.path().join("cur").join(format!("{base}:2,RS"));
+    fs::rename(&mb.message(1).unwrap().path, &renamed).unwrap();
+    mb.refresh().unwrap();
+    let m = mb.message(1).unwrap();
+    assert_eq!(m.flags, Flags::empty().with(Flag::Replied).with(Flag::Seen));
+    assert!(m.modseq > h0, "{} <= {h0}", m.modseq);
+    assert_eq!(m.modseq, ctime_micros(&renamed));
+    assert!(mb.highest_modseq() >= m.modseq);
+}
+
+#[test]
+fn highest_modseq_survives_expunging_the_newest_change() {
+    let (_dir, md) = maildir();
+    deliver(&md, b"a\n");
+    deliver(&md, b"b\n");
+    deliver(&md, b"c\n");
+    let mut mb = Mailbox::open(&md).unwrap();
+    mb.move_new_to_cur().unwrap();
+    wait_past(&md, mb.highest_modseq());
+    mb.set_flags(2, Flags::empty().with(Flag::Flagged)).unwrap();
+    let h = mb.highest_modseq();
+    assert!(modseq_of_uid(&mb, 1) < modseq_of_uid(&mb, 2));
+    assert!(h >= modseq_of_uid(&mb, 2));
+
+    // This view expunges it: the view keeps its value, later views get
+    // it from cur/'s modification time.
+    wait_past(&md, h);
+    assert_eq!(mb.expunge(&[2]).unwrap(), 1);
+    assert!(mb.highest_modseq() > h);
+    mb.refresh().unwrap();
+    assert!(mb.highest_modseq() > h);
+    let fresh = Mailbox::open(&md).unwrap();
+    assert!(fresh.messages().iter().all(|m| m.modseq < h));
+    assert!(
+        fresh.highest_modseq() > h,
+        "{} <= {h}",
+        fresh.highest_modseq()
+    );
+
+    // Another process changes one message, then expunges it.
+    wait_past(&md, fresh.highest_modseq());
+    let path = mb.message(3).unwrap().path.clone();
+    let renamed = md
+        .path()
+        .join("cur")
+        .join(format!("{}:2,T", mb.message(3).unwrap().base));
+    fs::rename(&path, &renamed).unwrap();
+    mb.refresh().unwrap();
+    let h = mb.highest_modseq();
+    assert_eq!(modseq_of_uid(&mb, 3), ctime_micros(&renamed));
+    assert!(h >= modseq_of_uid(&mb, 3));
+    fs::remove_file(&renamed).unwrap();
+    mb.refresh().unwrap();
+    assert!(mb.highest_modseq() >= h);
+    assert!(Mailbox::open(&md).unwrap().highest_modseq() >= h);
+}
+
+#[test]
+fn a_new_delivery_gets_a_modseq_above_the_previous_highest() {
+    let (_dir, md) = maildir();
+    deliver(&md, b"a\n");
+    let mut mb = Mailbox::open(&md).unwrap();
+    mb.set_flags(1, Flags::empty().with(Flag::Seen)).unwrap();
+    let h = mb.highest_modseq();
+    wait_past(&md, h);
+    deliver(&md, b"b\n");
+    mb.refresh().unwrap();
+    let m = modseq_of_uid(&mb, 2);
+    assert!(m > h, "{m} <= {h}");
+    assert!(mb.highest_modseq() >= m);
+}
+
+#[test]
+fn own_changes_do_not_cover_changes_not_yet_seen() {
+    let (_dir, md) = maildir();
+    deliver(&md, b"a\n");
+    deliver(&md, b"b\n");
+    let mut mb = Mailbox::open(&md).unwrap();
+    mb.move_new_to_cur().unwrap();
+    let h0 = mb.highest_modseq();
+    // Another process changes b; this view has not refreshed since.
+    wait_past(&md, h0);
+    let b = mb.message(2).unwrap().clone();
+    let renamed = md.path().join("cur").join(format!("{}:2,S", b.base));
+    fs::rename(&b.path, &renamed).unwrap();
+    let tb = ctime_micros(&renamed);
+    // Our own expunge later must not lift HIGHESTMODSEQ over b's change.
+    wait_past(&md, tb);
+    assert_eq!(mb.expunge(&[1]).unwrap(), 1);
+    assert!(mb.highest_modseq() < tb, "{} >= {tb}", mb.highest_modseq());
+    // The refresh brings both.
+    mb.refresh().unwrap();
+    assert_eq!(modseq_of_uid(&mb, 2), tb);
+    assert!(mb.highest_modseq() > tb);
+}
+
+#[test]
+fn a_refresh_stats_only_new_or_renamed_files() {
+    let (_dir, md) = maildir();
+    let a = deliver(&md, b"a\n");
+    let mut mb = Mailbox::open(&md).unwrap();
+    let m0 = modseq_of_uid(&mb, 1);
+    // A hard link (as COPY makes) sets the file's ctime, but not its name:
+    // this view does not stat it again (its name has `,S=` and the listing
+    // gives file types, as on ext4, XFS, Btrfs and tmpfs) ...
+    wait_past(&md, m0);
+    let link = md.path().join("tmp").join("copy");
+    fs::hard_link(&a.path, &link).unwrap();
+    mb.refresh().unwrap();
+    assert_eq!(modseq_of_uid(&mb, 1), m0);
+    // ... while a fresh view sees a (spurious) change.
+    assert!(modseq_of_uid(&Mailbox::open(&md).unwrap(), 1) > m0);
+    fs::remove_file(&link).unwrap();
 }
