@@ -416,7 +416,7 @@ impl Account {
                         .count() as u64,
                 ),
                 StatusItem::Size => ("SIZE", messages.iter().map(|m| m.wire_size).sum()),
-                StatusItem::HighestModSeq => continue,
+                StatusItem::HighestModSeq => ("HIGHESTMODSEQ", view.highest_modseq()),
             };
             fields.push(format!("{label} {value}"));
         }

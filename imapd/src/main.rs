@@ -4,7 +4,8 @@
 //! with TLS from the first byte (`-o imapd_tls_wrappermode=yes`), over the Maildirs
 //! local delivery writes. Extensions: SASL-IR, LITERAL+, ID, ENABLE, IDLE, NAMESPACE,
 //! UIDPLUS, MOVE, UNSELECT, CHILDREN, SPECIAL-USE, LIST-EXTENDED, LIST-STATUS, ESEARCH,
-//! STATUS=SIZE.
+//! CONDSTORE (modification sequences are the message files' ctimes, see mailstore), BINARY
+//! and STATUS=SIZE.
 //!
 //! Commands are framed and parsed by `imap-proto` (imap-codec underneath); FETCH items
 //! and SEARCH keys are rendered and evaluated by this crate's library (`imapd_core`)

@@ -18,6 +18,20 @@ use imapd_core::{fetch, search};
 use mailstore::{Flags, Keywords, Location, Mailbox, Maildir};
 
 use crate::account::Account;
+use crate::session::Enabled;
+
+/// What a STORE asks for.
+#[derive(Clone, Copy)]
+pub struct FlagChange<'a> {
+    /// Replace, add or remove.
+    pub kind: StoreKind,
+    /// `.SILENT`: no FETCH responses.
+    pub silent: bool,
+    /// The flags.
+    pub flags: &'a [Flag],
+    /// CONDSTORE's UNCHANGEDSINCE.
+    pub unchanged_since: Option<u64>,
+}
 
 /// Whether a rescan may report expunges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +160,9 @@ impl Selected {
         Response::untagged(Status::Ok, "Predicted next UID")
             .with_code(Code::UidNext(selected.view.next_uid()))
             .write_to(out);
+        Response::untagged(Status::Ok, "Highest")
+            .with_code(Code::HighestModSeq(selected.view.highest_modseq()))
+            .write_to(out);
         Ok(selected)
     }
 
@@ -172,9 +189,10 @@ impl Selected {
     pub fn sync(
         &mut self,
         mode: SyncMode,
-        rev2: bool,
+        enabled: Enabled,
         out: &mut Vec<u8>,
     ) -> Result<(), mailstore::Error> {
+        let rev2 = enabled.rev2;
         let now = stamp(self.maildir.path());
         if self.stamp.as_ref() == Some(&now)
             && (mode == SyncMode::NoExpunge || !self.known.iter().any(|k| k.gone))
@@ -226,6 +244,9 @@ impl Selected {
                     &self.keywords,
                     self.recent.contains(&k.uid),
                 );
+                if enabled.condstore {
+                    line.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
+                }
                 line.extend_from_slice(b")\r\n");
                 out.extend_from_slice(&line);
             }
@@ -295,6 +316,8 @@ impl Selected {
         indexes: &[usize],
         uid: bool,
         items: &[FetchAttr],
+        changed_since: Option<u64>,
+        condstore: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), Response> {
         let needs_metadata = items.iter().any(|i| {
@@ -313,6 +336,9 @@ impl Selected {
             let Some(entry) = self.view.message(message_uid).cloned() else {
                 continue;
             };
+            if changed_since.is_some_and(|since| entry.modseq <= since) {
+                continue;
+            }
             let mut flags_changed = false;
             if sets_seen && !entry.flags.contains(mailstore::Flag::Seen) {
                 match self
@@ -350,10 +376,10 @@ impl Selected {
             } else {
                 None
             };
-            let flags = self
+            let (flags, modseq) = self
                 .view
                 .message(message_uid)
-                .map_or(entry.flags, |m| m.flags);
+                .map_or((entry.flags, entry.modseq), |m| (m.flags, m.modseq));
             if let Some(k) = self.known.get_mut(index) {
                 k.flags = flags;
             }
@@ -364,7 +390,7 @@ impl Selected {
                 recent: self.recent.contains(&message_uid),
                 internal_date: entry.internal_date,
                 size: entry.wire_size,
-                modseq: 0,
+                modseq,
                 metadata: metadata.as_deref(),
                 bytes: bytes.as_deref(),
             };
@@ -377,6 +403,13 @@ impl Selected {
             wanted.extend(items);
             if flags_changed && !items.contains(&FetchAttr::Flags) {
                 wanted.push(&FetchAttr::Flags);
+            }
+            // RFC 7162 3.1.4.1 and 3.2.4: MODSEQ goes with CHANGEDSINCE, and with
+            // flags a FETCH changed once CONDSTORE is on.
+            if (changed_since.is_some() || (condstore && flags_changed))
+                && !items.contains(&FetchAttr::ModSeq)
+            {
+                wanted.push(&FetchAttr::ModSeq);
             }
             for (n, item) in wanted.into_iter().enumerate() {
                 if n > 0 {
@@ -405,17 +438,22 @@ impl Selected {
     }
 
     /// STORE.
-    #[allow(clippy::too_many_arguments)]
     pub fn store(
         &mut self,
         tag: &str,
         set: &SequenceSet,
         uid: bool,
-        kind: StoreKind,
-        silent: bool,
-        flags: &[Flag],
+        change: &FlagChange<'_>,
+        enabled: Enabled,
         out: &mut Vec<u8>,
     ) -> Response {
+        let FlagChange {
+            kind,
+            silent,
+            flags,
+            unchanged_since,
+        } = *change;
+        let condstore = enabled.condstore || unchanged_since.is_some();
         if self.read_only {
             return Response::tagged(tag, Status::No, "Mailbox is read-only.")
                 .with_code(Code::ReadOnly);
@@ -453,14 +491,21 @@ impl Selected {
             }
         }
         let keywords_before = self.keywords.iter().count();
+        let mut modified = Vec::new();
         for index in indexes {
             let Some(k) = self.known.get(index) else {
                 continue;
             };
             let message_uid = k.uid;
-            let Some(current) = self.view.message(message_uid).map(|m| m.flags) else {
+            let Some((current, modseq)) =
+                self.view.message(message_uid).map(|m| (m.flags, m.modseq))
+            else {
                 continue;
             };
+            if unchanged_since.is_some_and(|since| modseq > since) {
+                modified.push(if uid { message_uid } else { seq(index) });
+                continue;
+            }
             let mut new = match kind {
                 StoreKind::Replace => {
                     let mut new = Flags::empty();
@@ -508,6 +553,10 @@ impl Selected {
                     &self.keywords,
                     self.recent.contains(&message_uid),
                 );
+                if condstore {
+                    let modseq = self.view.message(message_uid).map_or(modseq, |m| m.modseq);
+                    line.extend_from_slice(format!(" MODSEQ ({modseq})").as_bytes());
+                }
                 line.extend_from_slice(b")\r\n");
                 out.extend_from_slice(&line);
             }
@@ -515,7 +564,12 @@ impl Selected {
         if self.keywords.iter().count() != keywords_before {
             self.write_flags_lists(out);
         }
-        Response::tagged(tag, Status::Ok, "STORE completed")
+        let response = Response::tagged(tag, Status::Ok, "STORE completed");
+        if modified.is_empty() {
+            response
+        } else {
+            response.with_code(Code::Modified(search::compact_set(&modified)))
+        }
     }
 
     /// SEARCH and UID SEARCH.
@@ -527,7 +581,7 @@ impl Selected {
         charset: Option<&str>,
         criteria: &SearchKey,
         returns: Option<&[SearchReturn]>,
-        rev2: bool,
+        enabled: Enabled,
         out: &mut Vec<u8>,
     ) -> Response {
         if let Some(charset) = charset
@@ -541,6 +595,7 @@ impl Selected {
         let largest_uid = self.known.last().map_or(0, |k| k.uid);
         let matcher = search::Matcher::new(criteria);
         let mut found = Vec::new();
+        let mut highest = 0;
         for (index, k) in self.known.iter().enumerate() {
             if k.gone {
                 continue;
@@ -558,7 +613,7 @@ impl Selected {
                 recent: self.recent.contains(&k.uid),
                 internal_date: entry.internal_date,
                 size: entry.wire_size,
-                modseq: 0,
+                modseq: entry.modseq,
             };
             let mut source = Source {
                 view: &mut self.view,
@@ -567,7 +622,10 @@ impl Selected {
                 bytes: None,
             };
             match matcher.matches(&facts, &mut source) {
-                Ok(true) => found.push(if uid { k.uid } else { seq(index) }),
+                Ok(true) => {
+                    found.push(if uid { k.uid } else { seq(index) });
+                    highest = highest.max(entry.modseq);
+                }
                 Ok(false) => {}
                 // Expunged meanwhile, or unreadable (logged): not a match.
                 Err(()) => {}
@@ -576,9 +634,13 @@ impl Selected {
         if let Err(e) = self.view.flush_metadata() {
             tracing::warn!("{}: cannot write the metadata cache: {e}", self.name);
         }
+        // RFC 7162 3.1.5: a search by MODSEQ reports the highest of the matches.
+        let modseq = (matcher.uses_modseq() && !found.is_empty()).then_some(highest);
         match returns {
-            None if !rev2 => search::write_search(out, &found, None),
-            returns => search::write_esearch(out, tag, uid, &found, returns.unwrap_or(&[]), None),
+            None if !enabled.rev2 => search::write_search(out, &found, modseq),
+            returns => {
+                search::write_esearch(out, tag, uid, &found, returns.unwrap_or(&[]), modseq);
+            }
         }
         Response::tagged(tag, Status::Ok, "SEARCH completed")
     }

@@ -64,6 +64,8 @@ enum State {
 pub struct Enabled {
     /// IMAP4rev2 semantics: ESEARCH replies, no RECENT.
     pub rev2: bool,
+    /// CONDSTORE (RFC 7162): MODSEQ in FETCH responses.
+    pub condstore: bool,
 }
 
 pub struct Session<'a> {
@@ -252,6 +254,7 @@ impl<'a> Session<'a> {
                     "LIST-EXTENDED",
                     "LIST-STATUS",
                     "ESEARCH",
+                    "CONDSTORE",
                     "STATUS=SIZE",
                 ]
                 .into_iter()
@@ -363,6 +366,10 @@ impl<'a> Session<'a> {
                         self.enabled.rev2 = true;
                         enabled.push("IMAP4rev2");
                     }
+                    if cap.eq_ignore_ascii_case("CONDSTORE") && !self.enabled.condstore {
+                        self.enabled.condstore = true;
+                        enabled.push("CONDSTORE");
+                    }
                 }
                 if !enabled.is_empty() {
                     self.outbuf.extend_from_slice(b"* ENABLED ");
@@ -372,8 +379,13 @@ impl<'a> Session<'a> {
                 self.tagged(tag, Status::Ok, "ENABLE completed");
             }
             CommandBody::Select {
-                mailbox, read_only, ..
-            } => self.select(tag, &mailbox, read_only).await?,
+                mailbox,
+                read_only,
+                condstore,
+            } => {
+                self.enabled.condstore |= condstore;
+                self.select(tag, &mailbox, read_only).await?;
+            }
             CommandBody::Idle => self.idle(tag).await?,
             CommandBody::Close | CommandBody::Unselect => {
                 let closing = std::mem::replace(&mut self.state, State::Authenticated);
@@ -510,7 +522,7 @@ impl Session<'_> {
                                 charset.as_deref(),
                                 &criteria,
                                 returns.as_deref(),
-                                enabled.rev2,
+                                enabled,
                                 out,
                             )
                         }),
@@ -521,7 +533,10 @@ impl Session<'_> {
                         },
                     ),
                     CommandBody::Fetch {
-                        uid, set, items, ..
+                        uid,
+                        set,
+                        items,
+                        changed_since,
                     } => {
                         let messages = match selected.resolve(&set, uid) {
                             Ok(messages) => messages,
@@ -530,7 +545,8 @@ impl Session<'_> {
                                 return Ok(());
                             }
                         };
-                        return self.fetch(tag, uid, &messages, &items).await;
+                        self.enabled.condstore |= changed_since.is_some();
+                        return self.fetch(tag, uid, &messages, &items, changed_since).await;
                     }
                     CommandBody::Store {
                         uid,
@@ -538,9 +554,17 @@ impl Session<'_> {
                         kind,
                         silent,
                         flags,
-                        ..
+                        unchanged_since,
                     } => (
-                        block(|| selected.store(tag, &set, uid, kind, silent, &flags, out)),
+                        block(|| {
+                            let change = crate::selected::FlagChange {
+                                kind,
+                                silent,
+                                flags: &flags,
+                                unchanged_since,
+                            };
+                            selected.store(tag, &set, uid, &change, enabled, out)
+                        }),
                         if uid {
                             SyncMode::Full
                         } else {
@@ -572,14 +596,18 @@ impl Session<'_> {
         uid: bool,
         messages: &[usize],
         items: &[imap_proto::FetchAttr],
+        changed_since: Option<u64>,
     ) -> Result<(), End> {
+        let condstore = self.enabled.condstore;
         let mut response = Response::tagged(tag, Status::Ok, "FETCH completed");
         for chunk in messages.chunks(FETCH_BATCH) {
             let State::Selected(selected) = &mut self.state else {
                 break;
             };
             let out = &mut self.outbuf;
-            if let Err(r) = block(|| selected.fetch(chunk, uid, items, out)) {
+            if let Err(r) =
+                block(|| selected.fetch(chunk, uid, items, changed_since, condstore, out))
+            {
                 response = r.retag(tag);
                 break;
             }
@@ -603,10 +631,10 @@ impl Session<'_> {
     /// Untagged updates for the selected mailbox: what other sessions and deliveries
     /// changed since the last report.
     pub async fn sync(&mut self, mode: SyncMode) -> Result<(), End> {
-        let rev2 = self.enabled.rev2;
+        let enabled = self.enabled;
         if let State::Selected(selected) = &mut self.state {
             let out = &mut self.outbuf;
-            if let Err(e) = block(|| selected.sync(mode, rev2, out)) {
+            if let Err(e) = block(|| selected.sync(mode, enabled, out)) {
                 warn!(
                     "imap({}): cannot rescan {}: {e}",
                     selected.user, selected.name
