@@ -310,7 +310,8 @@ impl Selected {
             .collect())
     }
 
-    /// FETCH for the messages at these indexes.
+    /// FETCH for the messages at these indexes, stopping early once `out` holds
+    /// enough to send; returns how many indexes it handled.
     pub fn fetch(
         &mut self,
         indexes: &[usize],
@@ -319,7 +320,7 @@ impl Selected {
         changed_since: Option<u64>,
         condstore: bool,
         out: &mut Vec<u8>,
-    ) -> Result<(), Response> {
+    ) -> Result<usize, Response> {
         let needs_metadata = items.iter().any(|i| {
             matches!(
                 i,
@@ -328,7 +329,13 @@ impl Selected {
         });
         let needs_bytes = items.iter().any(fetch::needs_bytes);
         let sets_seen = !self.read_only && items.iter().any(fetch::sets_seen);
+        let mut done = 0;
         for &index in indexes {
+            if out.len() >= crate::session::FLUSH_AT {
+                // Send what is made before reading more (a batch of large messages).
+                break;
+            }
+            done += 1;
             let Some(k) = self.known.get(index) else {
                 continue;
             };
@@ -434,7 +441,7 @@ impl Selected {
         if needs_metadata && let Err(e) = self.view.flush_metadata() {
             tracing::warn!("{}: cannot write the metadata cache: {e}", self.name);
         }
-        Ok(())
+        Ok(done)
     }
 
     /// STORE.

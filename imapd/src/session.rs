@@ -600,16 +600,19 @@ impl Session<'_> {
     ) -> Result<(), End> {
         let condstore = self.enabled.condstore;
         let mut response = Response::tagged(tag, Status::Ok, "FETCH completed");
-        for chunk in messages.chunks(FETCH_BATCH) {
+        let mut rest = messages;
+        while !rest.is_empty() {
             let State::Selected(selected) = &mut self.state else {
                 break;
             };
             let out = &mut self.outbuf;
-            if let Err(r) =
-                block(|| selected.fetch(chunk, uid, items, changed_since, condstore, out))
-            {
-                response = r.retag(tag);
-                break;
+            let batch = rest.get(..FETCH_BATCH).unwrap_or(rest);
+            match block(|| selected.fetch(batch, uid, items, changed_since, condstore, out)) {
+                Ok(done) => rest = rest.get(done..).unwrap_or_default(),
+                Err(r) => {
+                    response = r.retag(tag);
+                    break;
+                }
             }
             self.flush_if_large().await?;
         }
