@@ -78,7 +78,7 @@ const MAGIC: &[u8; 8] = b"PSTNMETA";
 
 /// The format version; change it whenever the encoding of a record or of
 /// [`Metadata`] changes.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 
 /// Bytes before the first record: magic, version, UIDVALIDITY.
 const HEADER_LEN: usize = 16;

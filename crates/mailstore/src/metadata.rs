@@ -22,14 +22,15 @@
 //!   language), and may therefore be non-ASCII. Content-ID,
 //!   Content-Description and Content-Location are raw values like the
 //!   envelope's. Content-Transfer-Encoding is lower case, `7bit` when
-//!   absent. MD5 is not kept (IMAP: NIL). For MIME headers the last
+//!   absent. Content-MD5 is kept raw. For MIME headers the last
 //!   occurrence counts, as in mail-parser's own decisions.
 //! * A part without a usable Content-Type is `text/plain;
 //!   charset=us-ascii` (RFC 2045's default), or `message/rfc822` directly
 //!   inside a `multipart/digest` (RFC 2046).
 //! * Sizes are in CRLF form (what IMAP reports and sends: each LF not
 //!   preceded by CR counts two), whatever the stored line endings; lines
-//!   are the LFs in the body plus one for a last line without one. As
+//!   are the LFs in the body (as Dovecot counts them: a last line without
+//!   one is not counted). As
 //!   MIME says, the line break before a boundary belongs to the boundary,
 //!   not to the part before it.
 //!
@@ -215,6 +216,8 @@ pub struct PartInfo {
     pub language: Vec<String>,
     /// `Content-Location:`, raw.
     pub location: Option<Vec<u8>>,
+    /// `Content-MD5:`, raw (BODYSTRUCTURE's body-fld-md5).
+    pub md5: Option<Vec<u8>>,
     /// Where the part lies, and its sizes.
     pub span: Span,
 }
@@ -471,6 +474,11 @@ fn part_info(headers: &[Header<'_>], raw: &[u8], span: Span, in_digest: bool) ->
         disposition,
         language,
         location: last(headers, &HeaderName::ContentLocation).map(|h| raw_value(h, raw)),
+        md5: headers
+            .iter()
+            .rev()
+            .find(|h| h.name.as_str().eq_ignore_ascii_case("Content-MD5"))
+            .map(|h| raw_value(h, raw)),
         span,
     }
 }
@@ -559,6 +567,7 @@ fn text_plain_info(span: Span) -> PartInfo {
         disposition: None,
         language: Vec::new(),
         location: None,
+        md5: None,
         span,
     }
 }
@@ -570,15 +579,16 @@ fn span_of(raw: &[u8], header_start: usize, body_start: usize, end: usize) -> Sp
     let body_start = body_start.min(end);
     let header_start = header_start.min(body_start);
     let body = raw.get(body_start..end).unwrap_or_default();
+    // Line breaks, as Dovecot counts them: a last line without one (the usual
+    // case before a boundary, whose CRLF belongs to the boundary) is not counted.
     let newlines = body.iter().filter(|&&b| b == b'\n').count();
-    let unterminated = usize::from(body.last().is_some_and(|&b| b != b'\n'));
     Span {
         header_start: to_u64(header_start),
         body_start: to_u64(body_start),
         end: to_u64(end),
         header_size: crlf_size(raw, header_start, body_start),
         body_size: crlf_size(raw, body_start, end),
-        lines: to_u64(newlines + unterminated),
+        lines: to_u64(newlines),
     }
 }
 

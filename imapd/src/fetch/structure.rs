@@ -5,7 +5,7 @@
 //! addresses with group markers, Sender and Reply-To defaulted to From,
 //! lower-case media types, spans with CRLF sizes); this module only
 //! writes it, doing what Dovecot does: the default `charset` of text
-//! parts, NIL for MD5, and white space in subjects and display names
+//! parts, Content-MD5 as written, and white space in subjects and display names
 //! made single spaces.
 
 use imap_proto::encode;
@@ -83,7 +83,7 @@ fn write_addresses(out: &mut Vec<u8>, list: &[Address]) {
 /// parameters, disposition, language and location. A leaf is type,
 /// subtype, parameters, id, description, encoding and size; then lines
 /// for text, or envelope, structure and lines for an embedded message;
-/// then, extensible, MD5 (always NIL), disposition, language and
+/// then, extensible, MD5, disposition, language and
 /// location.
 pub fn write_body_structure(out: &mut Vec<u8>, body: &BodyStructure, extensible: bool) {
     let info = &body.info;
@@ -124,7 +124,8 @@ pub fn write_body_structure(out: &mut Vec<u8>, body: &BodyStructure, extensible:
                 out.extend_from_slice(format!(" {}", info.span.lines).as_bytes());
             }
             if extensible {
-                out.extend_from_slice(b" NIL");
+                out.push(b' ');
+                encode::nstring(out, info.md5.as_deref());
                 write_extension(out, info);
             }
         }

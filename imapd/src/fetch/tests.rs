@@ -7,10 +7,6 @@
 //! this module, and are listed in [`KNOWN_STRUCTURE`] and
 //! [`KNOWN_SECTIONS`] with Postern's output:
 //!
-//! * line counts: Dovecot counts the LFs of a body, so a text part whose
-//!   last line ends at a boundary (most parts of a multipart) has one
-//!   line fewer than the metadata says, which counts an unterminated last
-//!   line too;
 //! * case: Dovecot keeps media types, parameter names, disposition and
 //!   encoding as written (`"TEXT" "PLAIN"`, `"BASE64"`); the metadata has
 //!   them in lower case;
@@ -203,40 +199,14 @@ fn dovecot(file: &str, separator: &str) -> Vec<(String, String)> {
 /// Where Postern's ENVELOPE, BODY or BODYSTRUCTURE differs from Dovecot's:
 /// (sequence number and item, Postern's value). See the module docs.
 const KNOWN_STRUCTURE: &[(&str, &str)] = &[
-    // Line counts (Dovecot: 1 and 0).
-    (
-        "2 BODYSTRUCTURE",
-        r#"((("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 72 2 NIL NIL NIL NIL)("text" "html" ("charset" "utf-8") NIL NIL "quoted-printable" 33 1 NIL NIL NIL NIL) "alternative" ("boundary" "inner") NIL NIL NIL)("application" "pdf" ("name" "report.pdf") "<report@example.com>" "Quarterly report" "base64" 64 NIL ("attachment" ("filename" "report.pdf" "size" "48")) ("en" "de") "http://example.com/report.pdf") "mixed" ("boundary" "outer-boundary") NIL NIL NIL)"#,
-    ),
-    (
-        "2 BODY",
-        r#"((("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 72 2)("text" "html" ("charset" "utf-8") NIL NIL "quoted-printable" 33 1) "alternative")("application" "pdf" ("name" "report.pdf") "<report@example.com>" "Quarterly report" "base64" 64) "mixed")"#,
-    ),
-    // Line count, and RFC 2231 parameters decoded.
+    // RFC 2231 parameters decoded.
     (
         "3 BODYSTRUCTURE",
-        "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 25 1 NIL NIL NIL NIL)(\"application\" \"octet-stream\" (\"name\" {9}\r\nKäse.txt) NIL NIL \"base64\" 8 NIL (\"attachment\" (\"filename\" {15}\r\nKäse Liste.txt)) NIL NIL) \"mixed\" (\"boundary\" \"b1\") NIL NIL NIL)",
+        "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 25 0 NIL NIL NIL NIL)(\"application\" \"octet-stream\" (\"name\" {9}\r\nKäse.txt) NIL NIL \"base64\" 8 NIL (\"attachment\" (\"filename\" {15}\r\nKäse Liste.txt)) NIL NIL) \"mixed\" (\"boundary\" \"b1\") NIL NIL NIL)",
     ),
     (
         "3 BODY",
-        "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 25 1)(\"application\" \"octet-stream\" (\"name\" {9}\r\nKäse.txt) NIL NIL \"base64\" 8) \"mixed\")",
-    ),
-    // Line counts.
-    (
-        "5 BODYSTRUCTURE",
-        r#"(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 1 NIL NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 373 ("Thu, 26 Nov 2026 11:00:00 +0000" "Lunch" (("Ivy" NIL "ivy" "example.com")) (("Ivy" NIL "ivy" "example.com")) (("Ivy" NIL "ivy" "example.com")) ((NIL NIL "gina" "example.org")) NIL NIL NIL "<lunch@example.com>") (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 14 1 NIL NIL NIL NIL)("text" "html" ("charset" "us-ascii") NIL NIL "7bit" 28 1 NIL NIL NIL NIL) "alternative" ("boundary" "alt") NIL NIL NIL) 17 NIL ("inline" NIL) NIL NIL)("message" "rfc822" ("name" "note.eml") NIL "A short note" "7bit" 109 (NIL "Note" (("Jim" NIL "jim" "example.net")) (("Jim" NIL "jim" "example.net")) (("Jim" NIL "jim" "example.net")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 31 1 NIL NIL NIL NIL) 5 NIL NIL NIL NIL) "mixed" ("boundary" "fwd") NIL NIL NIL)"#,
-    ),
-    (
-        "5 BODY",
-        r#"(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 10 1)("message" "rfc822" NIL NIL NIL "7bit" 373 ("Thu, 26 Nov 2026 11:00:00 +0000" "Lunch" (("Ivy" NIL "ivy" "example.com")) (("Ivy" NIL "ivy" "example.com")) (("Ivy" NIL "ivy" "example.com")) ((NIL NIL "gina" "example.org")) NIL NIL NIL "<lunch@example.com>") (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 14 1)("text" "html" ("charset" "us-ascii") NIL NIL "7bit" 28 1) "alternative") 17)("message" "rfc822" ("name" "note.eml") NIL "A short note" "7bit" 109 (NIL "Note" (("Jim" NIL "jim" "example.net")) (("Jim" NIL "jim" "example.net")) (("Jim" NIL "jim" "example.net")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 31 1) 5) "mixed")"#,
-    ),
-    (
-        "7 BODYSTRUCTURE",
-        r#"(("text" "plain" ("format" "flowed" "charset" "us-ascii") NIL NIL "7bit" 10 1 NIL NIL NIL NIL)(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 26 1 NIL NIL NIL NIL) "alternative" ("boundary" "inner") NIL NIL NIL) "mixed" ("boundary" "outer") NIL NIL NIL)"#,
-    ),
-    (
-        "7 BODY",
-        r#"(("text" "plain" ("format" "flowed" "charset" "us-ascii") NIL NIL "7bit" 10 1)(("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 26 1) "alternative") "mixed")"#,
+        "((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 25 0)(\"application\" \"octet-stream\" (\"name\" {9}\r\nKäse.txt) NIL NIL \"base64\" 8) \"mixed\")",
     ),
     // A Content-Type that does not parse (Dovecot: "" "").
     (
@@ -256,40 +226,23 @@ const KNOWN_STRUCTURE: &[(&str, &str)] = &[
         "9 BODY",
         r#"("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 61 5)"#,
     ),
-    // Line counts.
-    (
-        "12 BODYSTRUCTURE",
-        r#"(("application" "octet-stream" NIL NIL NIL "base64" 28 NIL NIL NIL NIL)("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 29 2 NIL NIL NIL NIL)("text" "plain" ("charset" "utf-8") NIL NIL "8bit" 6 1 NIL NIL NIL NIL)("application" "x-thing" NIL NIL NIL "x-uuencode" 16 NIL NIL NIL NIL)("image" "png" NIL NIL NIL "base64" 16 NIL NIL NIL NIL) "mixed" ("boundary" "enc") NIL NIL NIL)"#,
-    ),
-    (
-        "12 BODY",
-        r#"(("application" "octet-stream" NIL NIL NIL "base64" 28)("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 29 2)("text" "plain" ("charset" "utf-8") NIL NIL "8bit" 6 1)("application" "x-thing" NIL NIL NIL "x-uuencode" 16)("image" "png" NIL NIL NIL "base64" 16) "mixed")"#,
-    ),
-    (
-        "13 BODYSTRUCTURE",
-        r#"(("message" "rfc822" NIL NIL NIL "7bit" 42 (NIL "one" ((NIL NIL "a" "example.org")) ((NIL NIL "a" "example.org")) ((NIL NIL "a" "example.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 43 (NIL "two" ((NIL NIL "b" "example.org")) ((NIL NIL "b" "example.org")) ((NIL NIL "b" "example.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 6 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL) "digest" ("boundary" "d") NIL NIL NIL)"#,
-    ),
-    (
-        "13 BODY",
-        r#"(("message" "rfc822" NIL NIL NIL "7bit" 42 (NIL "one" ((NIL NIL "a" "example.org")) ((NIL NIL "a" "example.org")) ((NIL NIL "a" "example.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 1) 4)("message" "rfc822" NIL NIL NIL "7bit" 43 (NIL "two" ((NIL NIL "b" "example.org")) ((NIL NIL "b" "example.org")) ((NIL NIL "b" "example.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 6 1) 4) "digest")"#,
-    ),
-    // Line counts, and "BASE64" in lower case.
+    // "BASE64" in lower case.
     (
         "15 BODYSTRUCTURE",
-        r#"(("message" "rfc822" NIL NIL NIL "7bit" 340 (NIL "Inner" ((NIL NIL "wanda" "example.org")) ((NIL NIL "wanda" "example.org")) ((NIL NIL "wanda" "example.org")) NIL NIL NIL NIL NIL) (("text" "plain" ("charset" "utf-8") NIL NIL "base64" 24 1 NIL NIL NIL NIL)("text" "plain" ("charset" "iso-8859-1") NIL NIL "quoted-printable" 34 1 NIL NIL NIL NIL) "mixed" ("boundary" "i") NIL NIL NIL) 16 NIL NIL NIL NIL)("text" "html" ("charset" "utf-8") NIL NIL "base64" 52 1 NIL NIL NIL NIL) "mixed" ("boundary" "o") NIL NIL NIL)"#,
+        "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 340 (NIL \"Inner\" ((NIL NIL \"wanda\" \"example.org\")) ((NIL NIL \"wanda\" \"example.org\")) ((NIL NIL \"wanda\" \"example.org\")) NIL NIL NIL NIL NIL) ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 24 0 NIL NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 34 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"i\") NIL NIL NIL) 16 NIL NIL NIL NIL)(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 52 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"o\") NIL NIL NIL)",
     ),
     (
         "15 BODY",
-        r#"(("message" "rfc822" NIL NIL NIL "7bit" 340 (NIL "Inner" ((NIL NIL "wanda" "example.org")) ((NIL NIL "wanda" "example.org")) ((NIL NIL "wanda" "example.org")) NIL NIL NIL NIL NIL) (("text" "plain" ("charset" "utf-8") NIL NIL "base64" 24 1)("text" "plain" ("charset" "iso-8859-1") NIL NIL "quoted-printable" 34 1) "mixed") 16)("text" "html" ("charset" "utf-8") NIL NIL "base64" 52 1) "mixed")"#,
+        "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 340 (NIL \"Inner\" ((NIL NIL \"wanda\" \"example.org\")) ((NIL NIL \"wanda\" \"example.org\")) ((NIL NIL \"wanda\" \"example.org\")) NIL NIL NIL NIL NIL) ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 24 0)(\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 34 0) \"mixed\") 16)(\"text\" \"html\" (\"charset\" \"utf-8\") NIL NIL \"base64\" 52 0) \"mixed\")",
     ),
-    // Case folded, and the line count.
+    // Case folded.
     (
         "16 BODYSTRUCTURE",
-        r#"("text" "plain" ("format" "Flowed" "delsp" "Yes" "charset" "us-ascii") NIL NIL "7bit" 65 2 NIL ("inline" ("filename" "a b.txt")) ("fr") "relative/path.txt")"#,
+        "(\"text\" \"plain\" (\"format\" \"Flowed\" \"delsp\" \"Yes\" \"charset\" \"us-ascii\") NIL NIL \"7bit\" 65 1 NIL (\"inline\" (\"filename\" \"a b.txt\")) (\"fr\") \"relative/path.txt\")",
     ),
     (
         "16 BODY",
-        r#"("text" "plain" ("format" "Flowed" "delsp" "Yes" "charset" "us-ascii") NIL NIL "7bit" 65 2)"#,
+        "(\"text\" \"plain\" (\"format\" \"Flowed\" \"delsp\" \"Yes\" \"charset\" \"us-ascii\") NIL NIL \"7bit\" 65 1)",
     ),
 ];
 
@@ -771,7 +724,7 @@ fn body_structures_of_odd_messages() {
         (
             "a quote in a parameter",
             b"Content-Type: text/plain; name=\"a \\\"b\\\"\"\n\nx",
-            r#"("text" "plain" ("name" "a \"b\"" "charset" "us-ascii") NIL NIL "7bit" 1 1 NIL NIL NIL NIL)"#,
+            r#"("text" "plain" ("name" "a \"b\"" "charset" "us-ascii") NIL NIL "7bit" 1 0 NIL NIL NIL NIL)"#,
         ),
     ];
     for &(what, bytes, want) in cases {

@@ -353,7 +353,7 @@ fn the_file_format_is_pinned() {
     // (old caches are then rebuilt) and update the bytes.
     assert_eq!(
         header(0x0102_0304),
-        b"PSTNMETA\x01\x00\x00\x00\x04\x03\x02\x01"
+        b"PSTNMETA\x02\x00\x00\x00\x04\x03\x02\x01"
     );
     let metadata = parse_metadata(b"Subject: s\n\nx\n");
     let slot = Slot {
@@ -375,4 +375,4 @@ fn the_file_format_is_pinned() {
 }
 
 /// The record of `the_file_format_is_pinned`.
-const GOLDEN_RECORD: &str = "48000000605ef0d2dbf832520708312e4d3250332e680e00010173000000000000000001047465787405706c61696e0107636861727365740875732d617363696900000437626974000000000c0e0e0301000e11";
+const GOLDEN_RECORD: &str = "49000000129607ed988d801d0708312e4d3250332e680e00010173000000000000000001047465787405706c61696e0107636861727365740875732d61736369690000043762697400000000000c0e0e0301000e11";

@@ -173,12 +173,12 @@ const CASES: &[Case] = &[
     Case {
         file: "nested.eml",
         envelope: r#"("Tue, 24 Nov 2026 08:30:00 +0100" "Report with attachment" (("Carol, C." NIL "carol" "example.com")) ((NIL NIL "secretary" "example.com")) ((NIL NIL "replies" "example.com")) (("Dave" NIL "dave" "example.net")(NIL NIL "erin" "example.net")) ((NIL NIL "frank" "example.org")) NIL "<earlier@example.net>" "<nested-1@example.com>")"#,
-        body: r#"((("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 19 1 NIL NIL NIL NIL)("text" "html" ("charset" "utf-8") NIL NIL "quoted-printable" 33 1 NIL NIL NIL NIL) "alternative" ("boundary" "inner") NIL NIL NIL)("application" "pdf" ("name" "report.pdf") "<report@example.com>" "Quarterly report" "base64" 64 NIL ("attachment" ("filename" "report.pdf" "size" "48")) ("en" "de") "http://example.com/report.pdf") "mixed" ("boundary" "outer-boundary") NIL NIL NIL)"#,
+        body: r#"((("text" "plain" ("charset" "utf-8") NIL NIL "quoted-printable" 19 0 NIL NIL NIL NIL)("text" "html" ("charset" "utf-8") NIL NIL "quoted-printable" 33 0 NIL NIL NIL NIL) "alternative" ("boundary" "inner") NIL NIL NIL)("application" "pdf" ("name" "report.pdf") "<report@example.com>" "Quarterly report" "base64" 64 NIL ("attachment" ("filename" "report.pdf" "size" "48")) ("en" "de") "http://example.com/report.pdf") "mixed" ("boundary" "outer-boundary") NIL NIL NIL)"#,
     },
     Case {
         file: "encoded-words.eml",
         envelope: r#"("Wed, 25 Nov 2026 12:00:00 +0100" "=?UTF-8?B?w5xiZXJ3ZWlzdW5n?= for =?UTF-8?Q?Caf=C3=A9?=" (("=?UTF-8?Q?J=C3=B6rg_M=C3=BCller?=" NIL "joerg" "example.de")) (("=?UTF-8?Q?J=C3=B6rg_M=C3=BCller?=" NIL "joerg" "example.de")) (("=?UTF-8?Q?J=C3=B6rg_M=C3=BCller?=" NIL "joerg" "example.de")) (("=?ISO-8859-1?Q?Andr=E9?=" NIL "andre" "example.fr")) NIL NIL NIL "<encoded-1@example.de>")"#,
-        body: r#"(("text" "plain" ("charset" "iso-8859-1") NIL NIL "quoted-printable" 9 1 NIL NIL NIL NIL)("application" "octet-stream" ("name" "Käse.txt") NIL NIL "base64" 8 NIL ("attachment" ("filename" "Käse Liste.txt")) NIL NIL) "mixed" ("boundary" "b1") NIL NIL NIL)"#,
+        body: r#"(("text" "plain" ("charset" "iso-8859-1") NIL NIL "quoted-printable" 9 0 NIL NIL NIL NIL)("application" "octet-stream" ("name" "Käse.txt") NIL NIL "base64" 8 NIL ("attachment" ("filename" "Käse Liste.txt")) NIL NIL) "mixed" ("boundary" "b1") NIL NIL NIL)"#,
     },
     Case {
         file: "eightbit.eml",
@@ -188,7 +188,7 @@ const CASES: &[Case] = &[
     Case {
         file: "rfc822.eml",
         envelope: r#"("Fri, 27 Nov 2026 14:00:00 +0000" "Fwd: Lunch" ((NIL NIL "gina" "example.org")) ((NIL NIL "gina" "example.org")) ((NIL NIL "gina" "example.org")) ((NIL NIL "hank" "example.org")) NIL NIL NIL "<fwd-1@example.org>")"#,
-        body: r#"(("text" "plain" NIL NIL NIL "7bit" 10 1 NIL NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 364 ("Thu, 26 Nov 2026 11:00:00 +0000" "Lunch" (("Ivy" NIL "ivy" "example.com")) (("Ivy" NIL "ivy" "example.com")) (("Ivy" NIL "ivy" "example.com")) ((NIL NIL "gina" "example.org")) NIL NIL NIL "<lunch@example.com>") (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 14 1 NIL NIL NIL NIL)("text" "html" ("charset" "us-ascii") NIL NIL "7bit" 21 1 NIL NIL NIL NIL) "alternative" ("boundary" "alt") NIL NIL NIL) 17 NIL ("inline" NIL) NIL NIL) "mixed" ("boundary" "fwd") NIL NIL NIL)"#,
+        body: r#"(("text" "plain" NIL NIL NIL "7bit" 10 0 NIL NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 364 ("Thu, 26 Nov 2026 11:00:00 +0000" "Lunch" (("Ivy" NIL "ivy" "example.com")) (("Ivy" NIL "ivy" "example.com")) (("Ivy" NIL "ivy" "example.com")) ((NIL NIL "gina" "example.org")) NIL NIL NIL "<lunch@example.com>") (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 14 0 NIL NIL NIL NIL)("text" "html" ("charset" "us-ascii") NIL NIL "7bit" 21 0 NIL NIL NIL NIL) "alternative" ("boundary" "alt") NIL NIL NIL) 16 NIL ("inline" NIL) NIL NIL) "mixed" ("boundary" "fwd") NIL NIL NIL)"#,
     },
     Case {
         file: "group.eml",
@@ -203,12 +203,12 @@ const CASES: &[Case] = &[
     Case {
         file: "malformed-unterminated.eml",
         envelope: r#"(NIL "Unterminated" ((NIL NIL "pat" "example.org")) ((NIL NIL "pat" "example.org")) ((NIL NIL "pat" "example.org")) NIL NIL NIL NIL NIL)"#,
-        body: r#"(("text" "plain" NIL NIL NIL "7bit" 10 1 NIL NIL NIL NIL)("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 21 1 NIL NIL NIL NIL)(("text" "plain" NIL NIL NIL "7bit" 24 1 NIL NIL NIL NIL) "alternative" ("boundary" "inner") NIL NIL NIL) "mixed" ("boundary" "outer") NIL NIL NIL)"#,
+        body: r#"(("text" "plain" NIL NIL NIL "7bit" 10 0 NIL NIL NIL NIL)("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 21 0 NIL NIL NIL NIL)(("text" "plain" NIL NIL NIL "7bit" 24 1 NIL NIL NIL NIL) "alternative" ("boundary" "inner") NIL NIL NIL) "mixed" ("boundary" "outer") NIL NIL NIL)"#,
     },
     Case {
         file: "digest.eml",
         envelope: r#"(NIL "Digest" ((NIL NIL "list" "example.org")) ((NIL NIL "list" "example.org")) ((NIL NIL "list" "example.org")) NIL NIL NIL NIL NIL)"#,
-        body: r#"(("message" "rfc822" NIL NIL NIL "7bit" 42 (NIL "one" ((NIL NIL "a" "example.org")) ((NIL NIL "a" "example.org")) ((NIL NIL "a" "example.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 43 (NIL "two" ((NIL NIL "b" "example.org")) ((NIL NIL "b" "example.org")) ((NIL NIL "b" "example.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 6 1 NIL NIL NIL NIL) 4 NIL NIL NIL NIL) "digest" ("boundary" "d") NIL NIL NIL)"#,
+        body: r#"(("message" "rfc822" NIL NIL NIL "7bit" 42 (NIL "one" ((NIL NIL "a" "example.org")) ((NIL NIL "a" "example.org")) ((NIL NIL "a" "example.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL)("message" "rfc822" NIL NIL NIL "7bit" 43 (NIL "two" ((NIL NIL "b" "example.org")) ((NIL NIL "b" "example.org")) ((NIL NIL "b" "example.org")) NIL NIL NIL NIL NIL) ("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 6 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL) "digest" ("boundary" "d") NIL NIL NIL)"#,
     },
 ];
 
@@ -351,7 +351,7 @@ fn odd_inputs_still_give_a_structure() {
         (
             "content type without subtype",
             b"Content-Type: text\n\nx",
-            r#"("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 1 1 NIL NIL NIL NIL)"#,
+            r#"("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 1 0 NIL NIL NIL NIL)"#,
         ),
         (
             "only a closing delimiter",
