@@ -22,9 +22,10 @@
 //! list is written leaves the message stored without a UID; the next scan
 //! gives it one (the client got no APPENDUID, which RFC 4315 allows).
 //!
-//! The message lands in `cur/`, never `new/`: IMAP sessions show no
-//! `\Recent` for it (Dovecot puts an appended message without flags into
-//! `new/`; both directories are read alike).
+//! The message lands in `new/`, where the next session to open the folder
+//! sees it as `\Recent`, as IMAP asks of every appended message; its flags,
+//! if any, are in its name already (`:2,FLAGS`), which Postern's and
+//! Dovecot's readers both take from `new/` as from `cur/`.
 //!
 //! ## The internal date
 //!
@@ -46,6 +47,7 @@ use crate::deliver::{DeliverOptions, TmpFile, check_quota, create_tmp, publish, 
 use crate::error::{Error, errno_err};
 use crate::flags::{Flags, INFO_PREFIX};
 use crate::fsutil::open_dir_at;
+use crate::mailbox::Location;
 use crate::maildir::Maildir;
 use crate::name::with_sizes;
 use crate::uidlist::{UidList, base_name};
@@ -60,7 +62,8 @@ pub struct Appended {
     pub uidvalidity: u32,
     /// The message's UID (APPENDUID's second number).
     pub uid: u32,
-    /// The file in `cur/`: `DIR/cur/UNIQUE,S=SIZE,W=WIRESIZE:2,FLAGS`.
+    /// The file: `DIR/new/UNIQUE,S=SIZE,W=WIRESIZE:2,FLAGS`, without the
+    /// `:2,` suffix when there are no flags.
     pub path: PathBuf,
     /// Bytes stored (LF line endings): the `,S=` field.
     pub size: u64,
@@ -103,9 +106,10 @@ impl Maildir {
     ) -> Result<Appended, Error> {
         let dir_fd = self.open()?;
         let tmp_path = self.path().join("tmp");
-        let cur_path = self.path().join("cur");
+        let location = Location::New;
+        let cur_path = self.path().join(location.dir_name());
         let tmp_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("tmp"), &tmp_path)?;
-        let cur_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("cur"), &cur_path)?;
+        let cur_fd = open_dir_at(dir_fd.as_fd(), OsStr::new(location.dir_name()), &cur_path)?;
         let usage = match (options.quota_bytes, options.quota_messages) {
             (None, None) => None,
             _ => Some(self.usage()?),
@@ -128,6 +132,7 @@ impl Maildir {
             dir: dir_fd.as_fd(),
             path: self.path(),
             cur: cur_fd.as_fd(),
+            location,
         };
         let (uidvalidity, mut published) = commit(&target, std::slice::from_ref(&staged), timing)?;
         let (name, uid) = published.pop().unwrap_or_default();
@@ -167,8 +172,10 @@ pub(crate) struct Target<'a> {
     pub(crate) dir: BorrowedFd<'a>,
     /// Its path.
     pub(crate) path: &'a Path,
-    /// Its `cur/`.
+    /// The directory the files go to: `new/` for APPEND, `cur/` for COPY.
     pub(crate) cur: BorrowedFd<'a>,
+    /// Which one that is.
+    pub(crate) location: Location,
 }
 
 /// commit - under the target's UID list lock, publish every staged file
@@ -181,7 +188,7 @@ pub(crate) fn commit(
     staged: &[Staged<'_>],
     timing: LockTiming,
 ) -> Result<(u32, Vec<(String, u32)>), Error> {
-    let cur_path = target.path.join("cur");
+    let cur_path = target.path.join(target.location.dir_name());
     let _lock = uidlock::lock(target.dir, target.path, timing)?;
     let mut published = Published {
         dir: target.cur,
@@ -191,11 +198,11 @@ pub(crate) fn commit(
     };
     for message in staged {
         let name = publish(&message.tmp, target.cur, &cur_path, |unique| {
-            format!(
-                "{}{INFO_PREFIX}{}",
-                with_sizes(unique, message.size, message.wire_size),
-                message.flags
-            )
+            let name = with_sizes(unique, message.size, message.wire_size);
+            match target.location {
+                Location::New if message.flags.is_empty() => name,
+                _ => format!("{name}{INFO_PREFIX}{}", message.flags),
+            }
         })?;
         published.names.push(name);
     }

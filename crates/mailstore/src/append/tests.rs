@@ -47,13 +47,13 @@ fn seen() -> Flags {
 }
 
 #[test]
-fn append_stores_in_cur_with_flags_date_and_a_uid() {
+fn append_stores_in_new_with_flags_date_and_a_uid() {
     let (_dir, md) = maildir();
     let date = UNIX_EPOCH + Duration::from_secs(1_500_000_000);
     let flags = seen().with(Flag::Flagged);
     let a = append(&md, b"Subject: a\r\n\r\nbody\r\n", flags, Some(date));
     assert_eq!(a.uid, 1);
-    assert_eq!(a.path.parent().unwrap(), md.path().join("cur"));
+    assert_eq!(a.path.parent().unwrap(), md.path().join("new"));
     let name = a.path.file_name().unwrap().to_str().unwrap();
     assert!(name.ends_with(":2,FS"), "{name}");
     let stored = fs::read(&a.path).unwrap();
@@ -65,7 +65,7 @@ fn append_stores_in_cur_with_flags_date_and_a_uid() {
     assert_eq!(meta.modified().unwrap(), date);
     assert_eq!(meta.mode() & 0o777, 0o600);
     assert!(names(&md.path().join("tmp")).is_empty());
-    assert!(names(&md.path().join("new")).is_empty());
+    assert!(names(&md.path().join("cur")).is_empty());
 
     // The reading side agrees on everything.
     let mb = Mailbox::open(&md).unwrap();
@@ -77,11 +77,14 @@ fn append_stores_in_cur_with_flags_date_and_a_uid() {
     assert_eq!(entry.internal_date, date);
     assert_eq!((entry.size, entry.wire_size), (a.size, a.wire_size));
 
-    // LF input, no flags, no date: now, an empty flags suffix.
+    // LF input, no flags, no date: now, in new/ (\Recent for the next session).
     let before = SystemTime::now() - Duration::from_secs(2);
     let b = append(&md, b"Subject: b\n\nx\n", Flags::empty(), None);
     assert_eq!((b.uid, b.uidvalidity), (2, a.uidvalidity));
-    assert!(b.path.to_str().unwrap().ends_with(":2,"));
+    assert_eq!(b.path.parent().unwrap(), md.path().join("new"));
+    assert!(!b.path.to_str().unwrap().contains(":2,"));
+    let mb = Mailbox::open(&md).unwrap();
+    assert_eq!(mb.message(2).unwrap().location, Location::New);
     assert!(fs::metadata(&b.path).unwrap().modified().unwrap() >= before);
     // Keyword letters go into the name as given.
     let mut keywords = Keywords::load(&md).unwrap();
@@ -127,7 +130,7 @@ fn append_respects_quota_and_leaves_nothing_when_refused() {
         .append(&mut &b"1\n"[..], seen(), None, &options)
         .unwrap_err();
     assert!(e.is_over_quota(), "{e}");
-    assert_eq!(names(&md.path().join("cur")).len(), 1);
+    assert_eq!(names(&md.path().join("new")).len(), 1);
     assert!(names(&md.path().join("tmp")).is_empty());
 }
 
@@ -185,7 +188,7 @@ fn a_held_lock_times_out_and_leaves_nothing() {
         .unwrap_err();
     assert!(matches!(e, Error::LockTimeout { .. }), "{e}");
     assert!(e.is_temporary());
-    assert_eq!(names(&md.path().join("cur")).len(), 1);
+    assert_eq!(names(&md.path().join("new")).len(), 1);
     assert!(names(&md.path().join("tmp")).is_empty());
 }
 
@@ -458,7 +461,8 @@ fn a_failed_copy_leaves_the_destination_as_it_was() {
     fs::write(dest.path().join(UIDLIST), &exhausted).unwrap();
     let e = src_box.copy_to(&[1, 2], &dest).unwrap_err();
     assert!(matches!(e, Error::UidsExhausted { .. }), "{e}");
-    assert_eq!(names_of_dir(&dest, "cur").len(), 1);
+    assert!(names_of_dir(&dest, "cur").is_empty());
+    assert_eq!(names_of_dir(&dest, "new").len(), 1);
     assert!(names_of_dir(&dest, "tmp").is_empty());
     assert_eq!(
         fs::read_to_string(dest.path().join(UIDLIST)).unwrap(),
@@ -475,7 +479,7 @@ fn a_failed_copy_leaves_the_destination_as_it_was() {
     let mut quick = Mailbox::open_with(&src, QUICK).unwrap();
     let e = quick.copy_to(&[1], &dest).unwrap_err();
     assert!(matches!(e, Error::LockTimeout { .. }), "{e}");
-    assert_eq!(names_of_dir(&dest, "cur").len(), 1);
+    assert!(names_of_dir(&dest, "cur").is_empty());
     assert!(names_of_dir(&dest, "tmp").is_empty());
     // The source still has everything.
     src_box.refresh().unwrap();

@@ -98,6 +98,7 @@ impl Mailbox {
             dir: dest_dir.as_fd(),
             path: dest.path(),
             cur: cur_fd.as_fd(),
+            location: crate::Location::Cur,
         };
         let (uidvalidity, published) = commit(&target, &staged, self.timing)?;
         for message in staged {
