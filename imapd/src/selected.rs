@@ -140,6 +140,19 @@ impl Selected {
             recent,
             stamp: Some(stamp_before),
         };
+        if rev2 {
+            // RFC 9051 6.3.2: the mailbox's name as the server has it.
+            out.extend_from_slice(b"* LIST () \".\" ");
+            imap_proto::encode::astring(
+                out,
+                if name.eq_ignore_ascii_case("INBOX") {
+                    b"INBOX"
+                } else {
+                    name.as_bytes()
+                },
+            );
+            out.extend_from_slice(b"\r\n");
+        }
         selected.write_flags_lists(out);
         out.extend_from_slice(format!("* {} EXISTS\r\n", selected.known.len()).as_bytes());
         if !rev2 {

@@ -489,6 +489,15 @@ impl Session<'_> {
                 block(|| account.status(tag, &mailbox, &items, selected.as_deref(), out)),
                 SyncMode::Full,
             ),
+            CommandBody::Append { message, .. }
+                if message.len()
+                    > usize::try_from(self.shared.max_literal).unwrap_or(usize::MAX) =>
+            {
+                (
+                    Response::tagged(tag, Status::No, "Message too large.").with_code(Code::TooBig),
+                    SyncMode::Full,
+                )
+            }
             CommandBody::Append {
                 mailbox,
                 flags,
@@ -834,11 +843,18 @@ impl Session<'_> {
                 self.tagged(tag, Status::Bad, "Authentication aborted by client.");
                 Ok(())
             }
-            Err(_) => {
-                self.tagged(
-                    tag,
-                    Status::Bad,
-                    "Invalid base64 data or malformed PLAIN response.",
+            Err(smtp_proto::sasl::SaslError::InvalidBase64(_)) => {
+                self.tagged(tag, Status::Bad, "Invalid base64 data.");
+                Ok(())
+            }
+            Err(e) => {
+                warn!(
+                    "imap-login: rip={}: PLAIN authentication failed: {e}",
+                    self.ip
+                );
+                self.send(
+                    Response::tagged(tag, Status::No, "Authentication failed.")
+                        .with_code(Code::AuthenticationFailed),
                 );
                 Ok(())
             }
