@@ -451,9 +451,6 @@ impl Selected {
             }
             out.extend_from_slice(b")\r\n");
         }
-        if needs_metadata && let Err(e) = self.view.flush_metadata() {
-            tracing::warn!("{}: cannot write the metadata cache: {e}", self.name);
-        }
         Ok(done)
     }
 
@@ -773,6 +770,14 @@ impl Selected {
         match code {
             Some(code) => response.with_code(code),
             None => response,
+        }
+    }
+
+    /// Writes what FETCH parsed to the metadata cache; once per command, as the
+    /// write looks at the whole folder.
+    pub fn flush_metadata(&mut self) {
+        if let Err(e) = self.view.flush_metadata() {
+            tracing::warn!("{}: cannot write the metadata cache: {e}", self.name);
         }
     }
 

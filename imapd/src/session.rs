@@ -625,6 +625,9 @@ impl Session<'_> {
             }
             self.flush_if_large().await?;
         }
+        if let State::Selected(selected) = &mut self.state {
+            block(|| selected.flush_metadata());
+        }
         let mode = if uid {
             SyncMode::Full
         } else {

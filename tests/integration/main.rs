@@ -3,6 +3,7 @@
 
 mod cli;
 mod delivery;
+mod imapd;
 mod master;
 mod pop3d;
 mod smtpd;
