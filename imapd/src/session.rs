@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use accounts::{AuthOutcome, Resolution, Verdict};
+use accounts::Login;
 use imap_proto::{Code, Command, CommandBody, Response, Status};
 use imap_proto::{Event, Framer};
 use service::{CancellationToken, Stream};
@@ -780,10 +780,11 @@ impl Session<'_> {
         self.start_tls().await
     }
 
-    async fn login_command(&mut self, tag: &str, user: &str, password: &str) -> Result<(), End> {
+    /// Whether a login may be tried now; if not, the reason is sent.
+    fn may_log_in(&mut self, tag: &str) -> bool {
         if !matches!(self.state, State::NotAuthenticated) {
             self.tagged(tag, Status::Bad, "Already logged in.");
-            return Ok(());
+            return false;
         }
         if !self.plaintext_allowed() {
             self.send(
@@ -794,6 +795,13 @@ impl Session<'_> {
                 )
                 .with_code(Code::PrivacyRequired),
             );
+            return false;
+        }
+        true
+    }
+
+    async fn login_command(&mut self, tag: &str, user: &str, password: &str) -> Result<(), End> {
+        if !self.may_log_in(tag) {
             return Ok(());
         }
         self.login(tag, user, password, "LOGIN").await
@@ -805,23 +813,11 @@ impl Session<'_> {
         mechanism: &str,
         initial: Option<String>,
     ) -> Result<(), End> {
-        if !matches!(self.state, State::NotAuthenticated) {
-            self.tagged(tag, Status::Bad, "Already logged in.");
-            return Ok(());
-        }
         if !mechanism.eq_ignore_ascii_case("PLAIN") {
             self.tagged(tag, Status::No, "Unsupported authentication mechanism.");
             return Ok(());
         }
-        if !self.plaintext_allowed() {
-            self.send(
-                Response::tagged(
-                    tag,
-                    Status::No,
-                    "Plaintext authentication disallowed on non-secure connections.",
-                )
-                .with_code(Code::PrivacyRequired),
-            );
+        if !self.may_log_in(tag) {
             return Ok(());
         }
         let response = match initial {
@@ -871,28 +867,26 @@ impl Session<'_> {
         password: &str,
         method: &str,
     ) -> Result<(), End> {
-        if let Verdict::Refuse { .. } = self.shared.throttle.check(self.ip, Some(login)) {
-            self.send(
-                Response::tagged(tag, Status::No, "Too many failed logins; try again later.")
-                    .with_code(Code::Unavailable),
-            );
-            return Ok(());
-        }
-        let accounts = self.shared.accounts.current();
-        let (login_owned, password) = (login.to_owned(), password.to_owned());
-        let outcome = tokio::task::spawn_blocking(move || {
-            accounts.authenticate(&login_owned, password.as_bytes())
-        })
-        .await
-        .unwrap_or(AuthOutcome::Failed);
-        let user = match outcome {
-            AuthOutcome::Ok { user } => user,
-            AuthOutcome::Failed => {
+        let shared = self.shared;
+        let outcome = block(|| {
+            shared
+                .accounts
+                .log_in(&shared.throttle, self.ip, login, password.as_bytes())
+        });
+        let (user, maildir) = match outcome {
+            Login::Ok { user, maildir } => (user, maildir),
+            Login::Refused => {
+                self.send(
+                    Response::tagged(tag, Status::No, "Too many failed logins; try again later.")
+                        .with_code(Code::Unavailable),
+                );
+                return Ok(());
+            }
+            Login::Failed { delay } => {
                 warn!(
                     "imap-login: rip={}: {method} authentication failed for {login:?}",
                     self.ip
                 );
-                let delay = self.shared.throttle.failed(self.ip, Some(login));
                 self.flush().await?;
                 tokio::time::sleep(delay).await;
                 self.send(
@@ -901,11 +895,7 @@ impl Session<'_> {
                 );
                 return Ok(());
             }
-        };
-        self.shared.throttle.succeeded(self.ip, Some(&user));
-        let maildir = match self.shared.accounts.current().resolve(&user) {
-            Resolution::Mailbox(mailbox) => mailbox.maildir,
-            _ => {
+            Login::NoMailbox { .. } => {
                 self.send(
                     Response::tagged(tag, Status::No, "No mailbox for this user.")
                         .with_code(Code::AuthorizationFailed),

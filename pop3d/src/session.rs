@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use accounts::{AuthOutcome, Resolution, Verdict};
+use accounts::Login;
 use pop3_proto::{Code, Command, MAX_AUTH_LINE, MAX_LINE, MultiLine, Response};
 use service::{CancellationToken, Stream};
 use smtp_proto::command::LineReader;
@@ -319,39 +319,33 @@ impl<'a> Session<'a> {
     }
 
     async fn login(&mut self, login: &str, password: &str, method: &str) {
-        if let Verdict::Refuse { .. } = self.shared.throttle.check(self.ip, Some(login)) {
-            self.send(Response::err_code(
-                Code::SysTemp,
-                "Too many failed logins; try again later.",
-            ));
-            return;
-        }
-        let accounts = self.shared.accounts.current();
-        let (login_owned, password) = (login.to_owned(), password.to_owned());
-        let outcome = tokio::task::spawn_blocking(move || {
-            accounts.authenticate(&login_owned, password.as_bytes())
-        })
-        .await
-        .unwrap_or(AuthOutcome::Failed);
-        let user = match outcome {
-            AuthOutcome::Ok { user } => user,
-            AuthOutcome::Failed => {
+        let shared = self.shared;
+        let outcome = tokio::task::block_in_place(|| {
+            shared
+                .accounts
+                .log_in(&shared.throttle, self.ip, login, password.as_bytes())
+        });
+        let (user, maildir) = match outcome {
+            Login::Ok { user, maildir } => (user, maildir),
+            Login::Refused => {
+                self.send(Response::err_code(
+                    Code::SysTemp,
+                    "Too many failed logins; try again later.",
+                ));
+                return;
+            }
+            Login::Failed { delay } => {
                 warn!(
                     "rip={}: {method} authentication failed for {login:?}",
                     self.ip
                 );
-                let delay = self.shared.throttle.failed(self.ip, Some(login));
                 let _ = self.flush().await;
                 tokio::time::sleep(delay).await;
                 self.send(Response::err_code(Code::Auth, "Authentication failed."));
                 self.state = State::Authorization { user: None };
                 return;
             }
-        };
-        self.shared.throttle.succeeded(self.ip, Some(&user));
-        let maildir = match self.shared.accounts.current().resolve(&user) {
-            Resolution::Mailbox(mailbox) => mailbox.maildir,
-            _ => {
+            Login::NoMailbox { .. } => {
                 self.send(Response::err_code(
                     Code::SysPerm,
                     "No mailbox for this user.",

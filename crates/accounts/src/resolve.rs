@@ -236,6 +236,12 @@ impl Accounts {
         })
     }
 
+    /// The mailbox of the users file entry `login` (any case): where a user who
+    /// logged in reads mail, whatever aliases share the address.
+    pub fn mailbox_of_user(&self, login: &str) -> Option<Mailbox> {
+        self.virtual_mailbox(self.user(login)?, None)
+    }
+
     /// The mailbox of a users file entry.
     fn virtual_mailbox(&self, entry: &UserEntry, extension: Option<&str>) -> Option<Mailbox> {
         let address = entry.key();

@@ -966,3 +966,35 @@ fn include_files_users_could_plant_are_refused() {
         "directory read"
     );
 }
+
+#[test]
+fn mail_reader_logins() {
+    // "alice" is also an alias (forwarding a copy elsewhere): her login still
+    // reads her own mailbox.
+    let users = "alice@virtual.org:{PLAIN}alice-pw\n";
+    let fixture = Fixture::new(
+        users,
+        "alice@virtual.org: alice@virtual.org, eve@elsewhere.test\n",
+    );
+    let directory = Directory::open(&fixture.params()).unwrap();
+    let throttle = AuthThrottle::new(Duration::from_millis(1), 2, Duration::from_secs(60));
+    let ip: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+    match directory.log_in(&throttle, ip, "Alice@virtual.org", b"alice-pw") {
+        Login::Ok { user, maildir } => {
+            assert_eq!(user, "alice@virtual.org");
+            assert_eq!(maildir, vmail("alice", "virtual.org", None).maildir);
+        }
+        other => panic!("{other:?}"),
+    }
+    for _ in 0..2 {
+        assert!(matches!(
+            directory.log_in(&throttle, ip, "alice@virtual.org", b"wrong"),
+            Login::Failed { .. }
+        ));
+    }
+    // Throttled now: even the right password is not checked.
+    assert_eq!(
+        directory.log_in(&throttle, ip, "alice@virtual.org", b"alice-pw"),
+        Login::Refused
+    );
+}
