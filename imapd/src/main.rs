@@ -41,7 +41,7 @@ mod session;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use service::{CancellationToken, Conn, Context, Peer, Service};
+use service::{CancellationToken, Conn, Context, Service};
 
 use crate::session::{Session, Shared};
 
@@ -54,9 +54,7 @@ impl Service for Imapd {
     type Prepared = tls::TlsAcceptor;
 
     fn prepare(ctx: &Context) -> anyhow::Result<tls::TlsAcceptor> {
-        let config = tls::server_config(&ctx.params, tls::Daemon::Imapd)
-            .context("TLS certificate for imapd")?;
-        Ok(tls::TlsAcceptor::from(config))
+        tls::acceptor(&ctx.params, tls::Daemon::Imapd).context("TLS certificate for imapd")
     }
 
     async fn start(ctx: &Context, tls: tls::TlsAcceptor) -> anyhow::Result<Self> {
@@ -78,10 +76,7 @@ impl Service for Imapd {
     }
 
     async fn serve(self: Arc<Self>, conn: Conn, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let ip = match conn.peer {
-            Peer::Tcp(addr) => addr.ip(),
-            Peer::Unix { .. } => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-        };
+        let ip = conn.peer.ip();
         Session::new(&self.shared, conn.stream, ip, shutdown)
             .run()
             .await;

@@ -29,7 +29,7 @@ mod session;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use service::{CancellationToken, Conn, Context, Peer, Service};
+use service::{CancellationToken, Conn, Context, Service};
 
 use crate::session::{Session, Shared};
 
@@ -42,9 +42,7 @@ impl Service for Pop3d {
     type Prepared = tls::TlsAcceptor;
 
     fn prepare(ctx: &Context) -> anyhow::Result<tls::TlsAcceptor> {
-        let config = tls::server_config(&ctx.params, tls::Daemon::Pop3d)
-            .context("TLS certificate for pop3d")?;
-        Ok(tls::TlsAcceptor::from(config))
+        tls::acceptor(&ctx.params, tls::Daemon::Pop3d).context("TLS certificate for pop3d")
     }
 
     async fn start(ctx: &Context, tls: tls::TlsAcceptor) -> anyhow::Result<Self> {
@@ -63,10 +61,7 @@ impl Service for Pop3d {
     }
 
     async fn serve(self: Arc<Self>, conn: Conn, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let ip = match conn.peer {
-            Peer::Tcp(addr) => addr.ip(),
-            Peer::Unix { .. } => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-        };
+        let ip = conn.peer.ip();
         Session::new(&self.shared, conn.stream, ip, shutdown)
             .run()
             .await;

@@ -44,7 +44,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use service::{CancellationToken, Conn, Context, Peer, Service};
+use service::{CancellationToken, Conn, Context, Service};
 
 use crate::io::Io;
 use crate::session::{Session, Shared};
@@ -91,10 +91,7 @@ impl Service for Smtpd {
     }
 
     async fn serve(self: Arc<Self>, conn: Conn, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let ip = match conn.peer {
-            Peer::Tcp(addr) => addr.ip(),
-            Peer::Unix { .. } => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-        };
+        let ip = conn.peer.ip();
         if let service::Stream::Tcp(tcp) = &conn.stream {
             let _ = tcp.set_nodelay(true);
         }

@@ -30,6 +30,17 @@ pub enum Peer {
     },
 }
 
+impl Peer {
+    /// The client's address for logs and policy; a local process counts as
+    /// loopback.
+    pub fn ip(&self) -> std::net::IpAddr {
+        match self {
+            Peer::Tcp(addr) => addr.ip(),
+            Peer::Unix { .. } => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        }
+    }
+}
+
 impl fmt::Display for Peer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -87,7 +87,7 @@ use std::sync::Arc;
 pub use client::{SecurityLevel, client_config, client_config_with_roots};
 pub use error::Error;
 pub use self_signed::{ensure_self_signed, self_signed_path};
-pub use server::{CertificateSource, Daemon, certificate_source, server_config};
+pub use server::{CertificateSource, Daemon, acceptor, certificate_source, server_config};
 pub use stream::MaybeTls;
 pub use summary::{TlsSummary, describe};
 

@@ -95,7 +95,7 @@ pub fn certificate_source(
     }
 }
 
-/// Builds the TLS server configuration of `daemon`.
+/// Builds the TLS acceptor of `daemon` from its server configuration.
 ///
 /// The default certificate comes from the daemon's cert/key parameters,
 /// or, when its cert parameter is empty, from the self-signed file in the
@@ -118,6 +118,12 @@ pub fn certificate_source(
 ///
 /// Any unreadable, malformed or inconsistent file, and any bad SNI map
 /// line; every message names the file (and line).
+pub fn acceptor(params: &config::Params, daemon: Daemon) -> Result<crate::TlsAcceptor, Error> {
+    server_config(params, daemon).map(crate::TlsAcceptor::from)
+}
+
+/// The rustls configuration behind [`acceptor`], for callers that wrap it
+/// themselves.
 pub fn server_config(params: &config::Params, daemon: Daemon) -> Result<Arc<ServerConfig>, Error> {
     let provider = provider();
     let default = match certificate_source(params, daemon)? {
