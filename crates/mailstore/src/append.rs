@@ -43,7 +43,7 @@ use std::time::SystemTime;
 
 use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
 
-use crate::deliver::{DeliverOptions, TmpFile, check_quota, create_tmp, publish, write_message};
+use crate::deliver::{DeliverOptions, TmpFile, publish};
 use crate::error::{Error, errno_err};
 use crate::flags::{Flags, INFO_PREFIX};
 use crate::fsutil::open_dir_at;
@@ -110,18 +110,7 @@ impl Maildir {
         let cur_path = self.path().join(location.dir_name());
         let tmp_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("tmp"), &tmp_path)?;
         let cur_fd = open_dir_at(dir_fd.as_fd(), OsStr::new(location.dir_name()), &cur_path)?;
-        let usage = match (options.quota_bytes, options.quota_messages) {
-            (None, None) => None,
-            _ => Some(self.usage()?),
-        };
-        if let Some(usage) = usage {
-            check_quota(self, usage, options, None)?;
-        }
-        let (file, tmp) = create_tmp(tmp_fd.as_fd(), &tmp_path)?;
-        let counts = write_message(file, b"", message, self.path(), &tmp.path, internal_date)?;
-        if let Some(usage) = usage {
-            check_quota(self, usage, options, Some(counts.size()))?;
-        }
+        let (tmp, counts) = self.write_tmp(tmp_fd.as_fd(), message, b"", options, internal_date)?;
         let staged = Staged {
             tmp,
             size: counts.size(),

@@ -64,7 +64,7 @@ use nix::sys::stat::{Mode, fstat};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, errno_err, io_err};
-use crate::fsutil::{FileMode, Kind, kind, match_dir_owner, replace_file};
+use crate::fsutil::{FileMode, match_dir_owner, open_regular_at, replace_file};
 use crate::metadata::Metadata;
 
 /// The cache's file name, in the Maildir's directory.
@@ -625,18 +625,8 @@ fn open_cache(
     } else {
         OFlag::O_RDONLY
     };
-    let flags = access | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-    let fd = match nix::fcntl::openat(dir, CACHE_FILE, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(None),
-        Err(Errno::ELOOP) => return Err(Error::Symlink { path }),
-        Err(errno) => return Err(errno_err("open", &path)(errno)),
-    };
-    let st = fstat(&fd).map_err(errno_err("stat", &path))?;
-    if kind(&st) != Kind::File {
-        return Err(Error::NotARegularFile { path });
-    }
-    Ok(Some((File::from(fd), (st.st_dev, st.st_ino))))
+    Ok(open_regular_at(dir, CACHE_FILE, &path, access)?
+        .map(|(fd, st)| (File::from(fd), (st.st_dev, st.st_ino))))
 }
 
 /// read_tail - the file's bytes from `from` to its end, at most

@@ -76,20 +76,7 @@ impl Maildir {
         let tmp_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("tmp"), &tmp_path)?;
         let new_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("new"), &new_path)?;
 
-        let usage = match (options.quota_bytes, options.quota_messages) {
-            (None, None) => None,
-            _ => Some(self.usage()?),
-        };
-        if let Some(usage) = usage {
-            // Refuse before writing anything when the mailbox is already full.
-            check_quota(self, usage, options, None)?;
-        }
-
-        let (file, tmp) = create_tmp(tmp_fd.as_fd(), &tmp_path)?;
-        let counts = write_message(file, prefix, message, self.path(), &tmp.path, None)?;
-        if let Some(usage) = usage {
-            check_quota(self, usage, options, Some(counts.size()))?;
-        }
+        let (tmp, counts) = self.write_tmp(tmp_fd.as_fd(), message, prefix, options, None)?;
         let (size, wire_size) = (counts.size(), counts.wire_size());
         let new_name = publish(&tmp, new_fd.as_fd(), &new_path, |unique| {
             with_sizes(unique, size, wire_size)
@@ -114,6 +101,36 @@ impl Maildir {
             size: counts.size(),
             wire_size: counts.wire_size(),
         })
+    }
+}
+
+impl Maildir {
+    /// write_tmp - within `options`' quota, write `prefix` and `message` to a
+    /// new file in `tmp/` (open as `tmp_fd`), fsynced, with `mtime` if given:
+    /// the first half of a delivery or APPEND. The mailbox being full is
+    /// refused before anything is written.
+    pub(crate) fn write_tmp<'a>(
+        &self,
+        tmp_fd: BorrowedFd<'a>,
+        message: &mut dyn Read,
+        prefix: &[u8],
+        options: &DeliverOptions,
+        mtime: Option<SystemTime>,
+    ) -> Result<(TmpFile<'a>, CrlfToLf), Error> {
+        let tmp_path = self.path().join("tmp");
+        let usage = match (options.quota_bytes, options.quota_messages) {
+            (None, None) => None,
+            _ => Some(self.usage()?),
+        };
+        if let Some(usage) = usage {
+            check_quota(self, usage, options, None)?;
+        }
+        let (file, tmp) = create_tmp(tmp_fd, &tmp_path)?;
+        let counts = write_message(file, prefix, message, self.path(), &tmp.path, mtime)?;
+        if let Some(usage) = usage {
+            check_quota(self, usage, options, Some(counts.size()))?;
+        }
+        Ok((tmp, counts))
     }
 }
 

@@ -79,14 +79,15 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nix::dir::{Dir, Type};
+use nix::dir::Type;
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
-use nix::sys::stat::{Mode, fstat};
+use nix::sys::stat::fstat;
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fsync, unlinkat};
 
 use crate::error::{Error, errno_err};
-use crate::fsutil::{Kind, kind, make_dir_at, open_dir, open_dir_at, rename_noreplace, stat_at};
+use crate::fsutil::{
+    Kind, for_each_entry, kind, make_dir_at, open_dir, open_dir_at, rename_noreplace, stat_at,
+};
 use crate::mailbox::{Copied, Mailbox};
 use crate::maildir::{DEFAULT_MODE, Maildir, check_folder_name, ensure_marker, ensure_subdirs};
 use crate::name::unique_name;
@@ -439,31 +440,21 @@ fn creation_mode(
 /// folder_dirs - the names of the folder directories in the root open as
 /// `root` (see the module notes for what counts).
 fn folder_dirs(root: BorrowedFd<'_>, root_path: &Path) -> Result<BTreeSet<String>, Error> {
-    let mut listing = Dir::openat(
-        root,
-        ".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(errno_err("read directory", root_path))?;
     let mut found = Vec::new();
-    for entry in listing.iter() {
-        let entry = entry.map_err(errno_err("read directory", root_path))?;
-        let bytes = entry.file_name().to_bytes();
+    for_each_entry(root, root_path, |bytes, file_type| {
         let Some(folder) = bytes.strip_prefix(b".") else {
-            continue;
+            return;
         };
         if folder.is_empty() || folder.first() == Some(&b'.') {
-            // `.`, `..`, and hidden work directories (`..DOVECOT-TRASHED`).
-            continue;
+            // Hidden work directories (`..DOVECOT-TRASHED`).
+            return;
         }
         let Ok(folder) = std::str::from_utf8(folder) else {
             tracing::warn!(path = %root_path.join(OsStr::from_bytes(bytes)).display(), "folder name is not UTF-8; not listed");
-            continue;
+            return;
         };
-        found.push((folder.to_owned(), entry.file_type()));
-    }
-    drop(listing);
+        found.push((folder.to_owned(), file_type));
+    })?;
     let mut names = BTreeSet::new();
     for (folder, file_type) in found {
         if let Err(e) = check_folder_name(&folder) {
@@ -577,22 +568,9 @@ pub(crate) fn remove_tree(
         });
     }
     let mut entries: Vec<(OsString, Option<Type>)> = Vec::new();
-    {
-        let mut listing = Dir::openat(
-            &fd,
-            ".",
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(errno_err("read directory", path))?;
-        for entry in listing.iter() {
-            let entry = entry.map_err(errno_err("read directory", path))?;
-            let bytes = entry.file_name().to_bytes();
-            if bytes != b"." && bytes != b".." {
-                entries.push((OsStr::from_bytes(bytes).to_os_string(), entry.file_type()));
-            }
-        }
-    }
+    for_each_entry(fd.as_fd(), path, |bytes, file_type| {
+        entries.push((OsStr::from_bytes(bytes).to_os_string(), file_type));
+    })?;
     for (entry, file_type) in entries {
         let entry_path = path.join(&entry);
         let is_dir = match file_type {
@@ -628,24 +606,16 @@ fn unlink_at(
 /// deletes that died, once they are [`LEFTOVER_AGE`] old. Failures are
 /// logged: this is housekeeping.
 fn remove_leftovers(root: BorrowedFd<'_>, root_path: &Path) {
-    let listing = Dir::openat(
-        root,
-        ".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    );
-    let Ok(mut listing) = listing else {
-        return;
-    };
     let mut leftovers = Vec::new();
-    for entry in listing.iter().flatten() {
-        let bytes = entry.file_name().to_bytes();
+    let listed = for_each_entry(root, root_path, |bytes, _| {
         if bytes.starts_with(TRASH_PREFIX.as_bytes()) || bytes.starts_with(CREATE_PREFIX.as_bytes())
         {
             leftovers.push(OsStr::from_bytes(bytes).to_os_string());
         }
+    });
+    if listed.is_err() {
+        return;
     }
-    drop(listing);
     let cutoff = SystemTime::now()
         .checked_sub(LEFTOVER_AGE)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())

@@ -274,6 +274,62 @@ pub(crate) enum FileMode {
     Private,
 }
 
+/// for_each_entry - call `f` with the name and (if the listing knows it)
+/// the type of every entry of the directory open as `dir` (at `path`),
+/// but `.` and `..`. The listing has a file description of its own, so
+/// listings never share a position.
+pub(crate) fn for_each_entry(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    mut f: impl FnMut(&[u8], Option<nix::dir::Type>),
+) -> Result<(), Error> {
+    let mut listing = nix::dir::Dir::openat(
+        dir,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(errno_err("read directory", path))?;
+    for entry in listing.iter() {
+        let entry = entry.map_err(errno_err("read directory", path))?;
+        let bytes = entry.file_name().to_bytes();
+        if bytes != b"." && bytes != b".." {
+            f(bytes, entry.file_type());
+        }
+    }
+    Ok(())
+}
+
+/// open_regular_at - open the regular file `name` (at `path`) in the
+/// directory open as `dir` with `access` (O_RDONLY or O_RDWR), never
+/// through a symbolic link and never blocking on a FIFO; None if it does
+/// not exist. Anything but a regular file is an error.
+pub(crate) fn open_regular_at(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    path: &Path,
+    access: OFlag,
+) -> Result<Option<(OwnedFd, FileStat)>, Error> {
+    let flags = access | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let fd = match nix::fcntl::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(Errno::ELOOP) => {
+            return Err(Error::Symlink {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(errno) => return Err(errno_err("open", path)(errno)),
+    };
+    let st = fstat(&fd).map_err(errno_err("stat", path))?;
+    if kind(&st) != Kind::File {
+        return Err(Error::NotARegularFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Some((fd, st)))
+}
+
 /// read_file_at - the contents of the regular file `name` in the
 /// directory open as `dir`, read without following a symbolic link; None
 /// if it does not exist. A file larger than `max` bytes is an error
@@ -287,17 +343,9 @@ pub(crate) fn read_file_at(
     what: &str,
 ) -> Result<Option<Vec<u8>>, Error> {
     let path = dir_path.join(name);
-    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-    let fd = match nix::fcntl::openat(dir, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(None),
-        Err(Errno::ELOOP) => return Err(Error::Symlink { path }),
-        Err(errno) => return Err(errno_err("open", &path)(errno)),
+    let Some((fd, st)) = open_regular_at(dir, name, &path, OFlag::O_RDONLY)? else {
+        return Ok(None);
     };
-    let st = fstat(&fd).map_err(errno_err("stat", &path))?;
-    if kind(&st) != Kind::File {
-        return Err(Error::NotARegularFile { path });
-    }
     let expected = usize::try_from(st.st_size).unwrap_or(0);
     let mut data = Vec::with_capacity(expected.min(usize::try_from(max).unwrap_or(usize::MAX)));
     File::from(fd)

@@ -123,7 +123,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nix::dir::{Dir, Type};
+use nix::dir::Type;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{FileStat, Mode, fstat};
@@ -132,7 +132,7 @@ use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
 use crate::cache::MetadataCache;
 use crate::error::{Error, errno_err, io_err};
 use crate::flags::{Flags, INFO_PREFIX};
-use crate::fsutil::{Kind, kind, open_dir_at, stat_at};
+use crate::fsutil::{Kind, for_each_entry, kind, open_dir_at, stat_at};
 use crate::maildir::Maildir;
 use crate::metadata::{Metadata, parse_metadata};
 use crate::name::size_field;
@@ -1160,23 +1160,9 @@ fn for_each_name(
     path: &Path,
     mut f: impl FnMut(&str, Option<Type>),
 ) -> Result<(), Error> {
-    // A fresh open file description, so listings never share a position.
-    let mut listing = Dir::openat(
-        dir,
-        ".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(errno_err("read directory", path))?;
-    for entry in listing.iter() {
-        let entry = entry.map_err(errno_err("read directory", path))?;
-        let bytes = entry.file_name().to_bytes();
-        if bytes.first() == Some(&b'.') {
-            continue;
-        }
-        let file_type = entry.file_type();
-        if matches!(file_type, Some(t) if t != Type::File) {
-            continue;
+    for_each_entry(dir, path, |bytes, file_type| {
+        if bytes.first() == Some(&b'.') || matches!(file_type, Some(t) if t != Type::File) {
+            return;
         }
         match std::str::from_utf8(bytes) {
             Ok(name) => f(name, file_type),
@@ -1184,8 +1170,7 @@ fn for_each_name(
                 tracing::warn!(path = %path.join(OsStr::from_bytes(bytes)).display(), "message file name is not UTF-8; ignored");
             }
         }
-    }
-    Ok(())
+    })
 }
 
 mod copy;

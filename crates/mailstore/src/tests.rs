@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// A fresh Maildir (tree created) in a temp dir.
-fn maildir() -> (tempfile::TempDir, Maildir) {
+pub(crate) fn maildir() -> (tempfile::TempDir, Maildir) {
     let dir = tempfile::tempdir().unwrap();
     let md = Maildir::new(dir.path().join("Maildir"));
     md.ensure(None, DEFAULT_MODE).unwrap();
@@ -26,7 +26,7 @@ fn maildir() -> (tempfile::TempDir, Maildir) {
 }
 
 /// The names in a directory, sorted.
-fn names(dir: &Path) -> Vec<String> {
+pub(crate) fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

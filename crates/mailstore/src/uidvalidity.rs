@@ -32,14 +32,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, fstat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
 use crate::error::{Error, errno_err, io_err};
-use crate::fsutil::{match_dir_owner, read_file_at};
+use crate::fsutil::{for_each_entry, match_dir_owner, read_file_at};
 
 /// The counter file's name, in the mailbox's root.
 pub(crate) const UIDVALIDITY_FILE: &str = "dovecot-uidvalidity";
@@ -81,20 +80,11 @@ fn claim_next(root: BorrowedFd<'_>, root_path: &Path) -> Result<u32, Error> {
 /// then claim the next.
 fn rescan(root: BorrowedFd<'_>, root_path: &Path) -> Result<u32, Error> {
     let mut values = Vec::new();
-    let mut dir = Dir::openat(
-        root,
-        ".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(errno_err("read directory", root_path))?;
-    for entry in dir.iter() {
-        let entry = entry.map_err(errno_err("read directory", root_path))?;
-        if let Some(value) = marker_value(entry.file_name().to_bytes()) {
+    for_each_entry(root, root_path, |name, _| {
+        if let Some(value) = marker_value(name) {
             values.push(value);
         }
-    }
-    drop(dir);
+    })?;
     let (Some(&min), Some(&max)) = (values.iter().min(), values.iter().max()) else {
         return start(root, root_path);
     };

@@ -1,5 +1,6 @@
 //! Tests of APPEND, COPY and MOVE against real Maildirs.
 
+use crate::tests::{maildir, names};
 use std::collections::HashSet;
 use std::fs;
 use std::io;
@@ -19,23 +20,6 @@ const QUICK: LockTiming = LockTiming {
     timeout: Duration::from_millis(300),
     stale_after: Duration::from_secs(120),
 };
-
-/// A fresh Maildir (tree created) in a temp dir.
-fn maildir() -> (tempfile::TempDir, Maildir) {
-    let dir = tempfile::tempdir().unwrap();
-    let md = Maildir::new(dir.path().join("Maildir"));
-    md.ensure(None, DEFAULT_MODE).unwrap();
-    (dir, md)
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
-}
 
 fn append(md: &Maildir, message: &[u8], flags: Flags, date: Option<SystemTime>) -> Appended {
     md.append(&mut &message[..], flags, date, &DeliverOptions::default())

@@ -1,20 +1,13 @@
 //! Tests of the metadata cache through [`Mailbox`]: hits without reading
 //! the message, stale and corrupt entries, expunges, several sessions.
 
+use crate::tests::maildir;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::{DEFAULT_MODE, DeliverOptions, Mailbox, Maildir, parse_metadata};
-
-/// A fresh Maildir (tree created) in a temp dir.
-fn maildir() -> (tempfile::TempDir, Maildir) {
-    let dir = tempfile::tempdir().unwrap();
-    let md = Maildir::new(dir.path().join("Maildir"));
-    md.ensure(None, DEFAULT_MODE).unwrap();
-    (dir, md)
-}
+use crate::{DeliverOptions, Mailbox, Maildir, parse_metadata};
 
 const PLAIN: &[u8] = b"From: Alice <alice@example.org>\nSubject: plain\n\nhello\n";
 const MULTIPART: &[u8] = b"From: bob@example.org\nSubject: parts\nContent-Type: multipart/mixed; boundary=x\n\n--x\n\none\n--x\nContent-Type: text/html\n\n<p>two</p>\n--x--\n";

@@ -1,5 +1,6 @@
 //! Tests of folder management: listing, create, delete, rename, names.
 
+use crate::tests::maildir;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 
@@ -7,14 +8,6 @@ use super::*;
 use crate::uidlist::UIDLIST;
 use crate::uidvalidity::UIDVALIDITY_FILE;
 use crate::{DeliverOptions, Flag, Flags};
-
-/// A fresh mailbox root (tree created) in a temp dir.
-fn maildir() -> (tempfile::TempDir, Maildir) {
-    let dir = tempfile::tempdir().unwrap();
-    let md = Maildir::new(dir.path().join("Maildir"));
-    md.ensure(None, DEFAULT_MODE).unwrap();
-    (dir, md)
-}
 
 /// (name, selectable, has_children) of every LIST entry.
 fn listed(md: &Maildir) -> Vec<(String, bool, bool)> {

@@ -1,10 +1,10 @@
 //! Tests of the keyword list: parsing, adding, locking.
 
+use crate::tests::maildir;
 use std::fs;
 use std::time::Duration;
 
 use super::*;
-use crate::DEFAULT_MODE;
 use crate::uidlock::DOTLOCK;
 
 /// Lock timing that gives up quickly.
@@ -12,14 +12,6 @@ const QUICK: LockTiming = LockTiming {
     timeout: Duration::from_millis(200),
     stale_after: Duration::from_secs(120),
 };
-
-/// A fresh Maildir (tree created) in a temp dir.
-fn maildir() -> (tempfile::TempDir, Maildir) {
-    let dir = tempfile::tempdir().unwrap();
-    let md = Maildir::new(dir.path().join("Maildir"));
-    md.ensure(None, DEFAULT_MODE).unwrap();
-    (dir, md)
-}
 
 fn file_text(md: &Maildir) -> String {
     fs::read_to_string(md.path().join(KEYWORDS_FILE)).unwrap()

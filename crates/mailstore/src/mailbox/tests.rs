@@ -1,6 +1,7 @@
 //! Tests of the reading side against real Maildirs: UID assignment and
 //! stability, renames, expunges, locks, flags, wire form, POP3 helpers.
 
+use crate::tests::maildir;
 use std::collections::HashMap;
 use std::fs::{self, FileTimes};
 use std::io::Read;
@@ -13,14 +14,6 @@ use super::*;
 use crate::uidlist::UIDLIST;
 use crate::uidlock::DOTLOCK;
 use crate::{DEFAULT_MODE, DeliverOptions, Delivered, Flag, MaildropLock, pop3_uidl};
-
-/// A fresh Maildir (tree created) in a temp dir.
-fn maildir() -> (tempfile::TempDir, Maildir) {
-    let dir = tempfile::tempdir().unwrap();
-    let md = Maildir::new(dir.path().join("Maildir"));
-    md.ensure(None, DEFAULT_MODE).unwrap();
-    (dir, md)
-}
 
 fn deliver(md: &Maildir, message: &[u8]) -> Delivered {
     md.deliver(&mut &message[..], b"", &DeliverOptions::default())
