@@ -353,7 +353,7 @@ impl Selected {
                 continue;
             };
             let message_uid = k.uid;
-            let Some(entry) = self.view.message(message_uid).cloned() else {
+            let Some(entry) = self.view.message(message_uid).map(Facts::of) else {
                 continue;
             };
             if changed_since.is_some_and(|since| entry.modseq <= since) {
@@ -617,7 +617,7 @@ impl Selected {
             if k.gone {
                 continue;
             }
-            let Some(entry) = self.view.message(k.uid).cloned() else {
+            let Some(entry) = self.view.message(k.uid).map(Facts::of) else {
                 continue;
             };
             let facts = search::Facts {
@@ -827,6 +827,29 @@ impl search::MessageSource for Source<'_> {
             }
         }
         self.bytes.as_deref().ok_or(())
+    }
+}
+
+/// The plain values of a message entry a FETCH or SEARCH needs, copied out
+/// without the entry's strings.
+#[derive(Clone, Copy)]
+struct Facts {
+    flags: Flags,
+    modseq: u64,
+    size: u64,
+    wire_size: u64,
+    internal_date: SystemTime,
+}
+
+impl Facts {
+    fn of(entry: &mailstore::MessageEntry) -> Facts {
+        Facts {
+            flags: entry.flags,
+            modseq: entry.modseq,
+            size: entry.size,
+            wire_size: entry.wire_size,
+            internal_date: entry.internal_date,
+        }
     }
 }
 
