@@ -205,6 +205,7 @@ mod append;
 mod cache;
 mod deliver;
 mod error;
+mod fasthash;
 mod flags;
 mod folders;
 mod fsutil;

@@ -113,7 +113,7 @@
 //!   that lower value) to this session, but a client that saved the
 //!   higher value and reconnects elsewhere may miss it.
 
-use std::collections::{HashMap, HashSet};
+use crate::fasthash::{FastMap, FastSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Read;
@@ -240,7 +240,7 @@ pub struct Mailbox {
     cache: Option<MetadataCache>,
     /// What the view knows of each message file by base name, so that a
     /// refresh stats only files it has not seen under their name.
-    seen: HashMap<String, Seen>,
+    seen: FastMap<String, Seen>,
     /// The modification times of `new/` and `cur/` that the view's state
     /// accounts for: taken at the start of the last scan, or after the
     /// view's own change when nobody else had changed them.
@@ -292,7 +292,7 @@ impl Mailbox {
             messages: Vec::new(),
             timing,
             cache: None,
-            seen: HashMap::new(),
+            seen: FastMap::default(),
             known_dirs: [UNIX_EPOCH; 2],
             highest_modseq: 0,
         };
@@ -356,7 +356,7 @@ impl Mailbox {
     pub fn refresh(&mut self) -> Result<(), Error> {
         let listed = UidList::read(self.dir.as_fd(), &self.path, false)?;
         let mut scan = self.scan()?;
-        let index: HashMap<&str, &Record> = listed
+        let index: FastMap<&str, &Record> = listed
             .iter()
             .flat_map(|l| &l.records)
             .map(|r| (r.base.as_str(), r))
@@ -569,8 +569,8 @@ impl Mailbox {
         }
         let dirs_before = self.dir_times().ok();
         let mut removed = 0;
-        let mut dropped = HashSet::new();
-        let mut touched = HashSet::new();
+        let mut dropped = FastSet::default();
+        let mut touched = FastSet::default();
         for &uid in uids {
             for _ in 0..FOLLOW_ATTEMPTS {
                 let Some(entry) = self.index_of(uid).and_then(|i| self.messages.get(i)) else {
@@ -871,12 +871,12 @@ impl Mailbox {
 
     /// scan - list `new/` then `cur/`, again while they change under us.
     fn scan(&self) -> Result<Scan, Error> {
-        let mut files = HashMap::new();
+        let mut files = FastMap::default();
         let mut dir_times = [UNIX_EPOCH; 2];
         for _ in 0..SCAN_ATTEMPTS {
             let before = self.dir_times()?;
             dir_times = before;
-            files = HashMap::new();
+            files = FastMap::default();
             for location in [Location::New, Location::Cur] {
                 self.list(location, &mut files)?;
             }
@@ -908,7 +908,7 @@ impl Mailbox {
     }
 
     /// list - add the message files of one directory to `files`.
-    fn list(&self, location: Location, files: &mut HashMap<String, Found>) -> Result<(), Error> {
+    fn list(&self, location: Location, files: &mut FastMap<String, Found>) -> Result<(), Error> {
         let dir = self.dir_fd(location);
         let path = self.path.join(location.dir_name());
         let mut names = Vec::new();
@@ -997,7 +997,7 @@ impl Mailbox {
                 tracing::debug!(path = %self.path.display(), dropped = before - list.records.len(), "expunged messages dropped from UID list");
             }
         }
-        let known: HashSet<&str> = list.records.iter().map(|r| r.base.as_str()).collect();
+        let known: FastSet<&str> = list.records.iter().map(|r| r.base.as_str()).collect();
         let mut fresh: Vec<&Found> = scan
             .files
             .values()
@@ -1049,7 +1049,7 @@ impl Mailbox {
 #[derive(Debug)]
 struct Scan {
     /// The message files by base name.
-    files: HashMap<String, Found>,
+    files: FastMap<String, Found>,
     /// Whether the directories were quiet during the scan, so that a
     /// message not found is really gone.
     stable: bool,

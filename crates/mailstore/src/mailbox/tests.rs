@@ -279,7 +279,7 @@ fn lines_added_after_a_scan_began_are_not_dropped_by_it() {
     let mut newer = list.clone();
     newer.assign("1800000000.M1P1.later".into()).unwrap();
     let scan = Scan {
-        files: HashMap::new(),
+        files: crate::fasthash::FastMap::default(),
         stable: true,
         dir_times: [UNIX_EPOCH; 2],
     };
