@@ -43,7 +43,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from imap_dovecot import Conn, Dovecot, chown_tree, ensure_owner, free_port, wait_port  # noqa: E402
+from benchlib import chown_tree, ensure_owner, free_port, wait_port, write_postern_config  # noqa: E402
+from imap_dovecot import Conn, Dovecot  # noqa: E402
 
 USER = "bench@example.org"
 PASSWORD = "pw"
@@ -148,27 +149,10 @@ class Postern:
         self.work = work
         self.bin_dir = bin_dir
         self.port = free_port()
-        self.etc = os.path.join(work, "etc")
         self.base = os.path.join(work, "postern-mail")
         self.box = os.path.join(self.base, "example.org", "bench")
-        os.makedirs(self.etc, exist_ok=True)
-        with open(os.path.join(self.etc, "main.cf"), "w") as f:
-            f.write(f"""queue_directory = {work}/spool
-mail_owner = {owner}
-myhostname = bench.example
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-virtual_mailbox_domains = example.org
-virtual_mailbox_base = {self.base}
-virtual_user_maps = passwd-file:{self.etc}/users
-alias_maps =
-maillog_file = {work}/maillog
-daemon_directory = {bin_dir}
-""")
-        with open(os.path.join(self.etc, "master.cf"), "w") as f:
-            f.write(f"127.0.0.1:{self.port} inet n - n - - imapd\n")
-        with open(os.path.join(self.etc, "users"), "w") as f:
-            f.write(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        self.etc = write_postern_config(work, owner, "imapd", self.port, USER, PASSWORD,
+                                        extra=f"daemon_directory = {bin_dir}\n")
         self.master = None
 
     def start(self):

@@ -1,64 +1,19 @@
 """A private Debian Dovecot IMAP instance for comparisons (not a test).
 
-Used by tests/bench/imap_bench.py and tests/fixtures/mime/regenerate.py. Runs as
-root: it starts `dovecot -c CONF` with its own base directory under a temporary
-directory, listening on 127.0.0.1 on a free port, with one passwd-file user whose
-mail is `maildir:HOME/Maildir`, owned by a system user made for the purpose.
+Used by tests/bench/imap_bench.py and tests/fixtures/mime/regenerate.py (both with
+tests/bench/ on sys.path, for benchlib.py). Runs as root: it starts `dovecot -c CONF`
+with its own base directory under a temporary directory, listening on 127.0.0.1 on a
+free port, with one passwd-file user whose mail is `maildir:HOME/Maildir`, owned by a
+system user made for the purpose.
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import time
 
-OWNER = "postern-bench"
-
-
-def ensure_dovecot():
-    """Installs dovecot-core and dovecot-imapd with apt-get when missing."""
-    if shutil.which("dovecot") and os.path.exists("/usr/lib/dovecot/imap"):
-        return
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "dovecot-core", "dovecot-imapd"],
-                   check=True, stdout=subprocess.DEVNULL, env=env)
-
-
-def ensure_owner(name=OWNER):
-    """The (uid, gid) of system user `name`, created when missing."""
-    if subprocess.run(["id", name], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", name], check=True)
-    uid = int(subprocess.check_output(["id", "-u", name]))
-    gid = int(subprocess.check_output(["id", "-g", name]))
-    return uid, gid
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, deadline=30):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
-
-
-def chown_tree(path, uid, gid):
-    os.chown(path, uid, gid)
-    for dirpath, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.chown(os.path.join(dirpath, name), uid, gid)
+from benchlib import ensure_dovecot, ensure_owner, free_port, wait_port
+from benchlib import chown_tree  # noqa: F401  (for tests/fixtures/mime/regenerate.py)
 
 
 class Dovecot:
@@ -169,34 +124,39 @@ class Conn:
         self.sock.sendall(tag + b" " + text.encode() + b"\r\n")
         return tag
 
-    def command(self, text):
-        """Sends `TAG text`; returns (untagged responses, tagged line) as bytes."""
+    def exchange(self, text, each):
+        """Sends `TAG text`, calls each(response) for every untagged response, and
+        returns the tagged line (bytes), which must be OK."""
         tag = self.send_command(text)
-        untagged = []
         while True:
             r = self.read_response()
             if r.startswith(tag + b" "):
                 if not r.startswith(tag + b" OK"):
                     raise RuntimeError(f"{text}: {r!r}")
-                return untagged, r
-            untagged.append(r)
+                return r
+            each(r)
+
+    def command(self, text):
+        """Sends `TAG text`; returns (untagged responses, tagged line) as bytes."""
+        untagged = []
+        tagged = self.exchange(text, untagged.append)
+        return untagged, tagged
 
     def command_count(self, text, keep=None):
         """Like command, but only counts untagged responses (and bytes); keeps those
         for which keep(response) is true."""
-        tag = self.send_command(text)
         count = size = 0
         kept = []
-        while True:
-            r = self.read_response()
-            if r.startswith(tag + b" "):
-                if not r.startswith(tag + b" OK"):
-                    raise RuntimeError(f"{text}: {r!r}")
-                return count, size, kept
+
+        def each(r):
+            nonlocal count, size
             count += 1
             size += len(r)
             if keep and keep(r):
                 kept.append(r)
+
+        self.exchange(text, each)
+        return count, size, kept
 
 
 def literal_length(line):

@@ -16,33 +16,19 @@ import argparse
 import os
 import poplib
 import shutil
-import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 BIN = os.path.join(ROOT, "target", "release")
+sys.path.insert(0, HERE)
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, deadline=30):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
+from benchlib import (OWNER, chown_tree, ensure_dovecot, ensure_owner, free_port,  # noqa: E402
+                      wait_port, write_postern_config)
 
 
 def write_maildir(path, count, size, uid, gid):
@@ -55,10 +41,7 @@ def write_maildir(path, count, size, uid, gid):
         name = f"{base + n}.M{n}P1Q{n}.bench,S={len(body)}"
         with open(os.path.join(path, "new", name), "w") as f:
             f.write(body)
-    for dirpath, dirs, files in os.walk(path):
-        os.chown(dirpath, uid, gid)
-        for f in files:
-            os.chown(os.path.join(dirpath, f), uid, gid)
+    chown_tree(path, uid, gid)
 
 
 def fetch_all(port, user, password):
@@ -81,16 +64,9 @@ def main():
     ap.add_argument("--size", type=int, default=2048)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    if not shutil.which("dovecot") or not os.path.exists("/usr/lib/dovecot/pop3"):
-        subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "dovecot-core", "dovecot-pop3d"], check=True,
-                       stdout=subprocess.DEVNULL, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
-    owner = "postern-bench"
-    if subprocess.run(["id", owner], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", owner],
-                       check=True)
-    uid = int(subprocess.check_output(["id", "-u", owner]))
-    gid = int(subprocess.check_output(["id", "-g", owner]))
+    ensure_dovecot("pop3")
+    owner = OWNER
+    uid, gid = ensure_owner(owner)
 
     work = tempfile.mkdtemp(prefix="postern-bench-")
     os.chmod(work, 0o755)
@@ -98,25 +74,8 @@ def main():
     write_maildir(source, args.messages, args.size, uid, gid)
 
     # Postern
-    etc = os.path.join(work, "etc")
-    os.makedirs(etc)
     pport = free_port()
-    with open(os.path.join(etc, "main.cf"), "w") as f:
-        f.write(f"""queue_directory = {work}/spool
-mail_owner = {owner}
-myhostname = bench.example
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-virtual_mailbox_domains = example.org
-virtual_mailbox_base = {work}/postern-mail
-virtual_user_maps = passwd-file:{etc}/users
-alias_maps =
-maillog_file = {work}/maillog
-""")
-    with open(os.path.join(etc, "master.cf"), "w") as f:
-        f.write(f"127.0.0.1:{pport} inet n - n - - pop3d\n")
-    with open(os.path.join(etc, "users"), "w") as f:
-        f.write("bench@example.org:{PLAIN}pw\n")
+    etc = write_postern_config(work, owner, "pop3d", pport, "bench@example.org", "pw")
     postern_box = os.path.join(work, "postern-mail", "example.org", "bench")
     master = subprocess.Popen([os.path.join(BIN, "master"), "-c", etc],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -163,10 +122,7 @@ userdb {{
             for name, box, port in (("postern", postern_box, pport), ("dovecot", dovecot_box, dport)):
                 shutil.rmtree(box, ignore_errors=True)
                 shutil.copytree(source, box)
-                for dirpath, dirs, files in os.walk(box):
-                    os.chown(dirpath, uid, gid)
-                    for f in files:
-                        os.chown(os.path.join(dirpath, f), uid, gid)
+                chown_tree(box, uid, gid)
                 os.chown(os.path.dirname(box), uid, gid)
                 for phase in ("first", "warm"):
                     seconds, count, total = fetch_all(port, "bench@example.org", "pw")

@@ -10,12 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use testkit::imap::{Arg, ImapClient, Next, Reply, Value, parse_sequence_set, parse_values, quote};
-use testkit::{Instance, SmtpClient, TEST_MAIL_OWNER, free_port, wait_until};
+use testkit::{Instance, TEST_MAIL_OWNER, free_port, wait_until};
 
-use crate::support::mail_instance;
+use crate::support::{ALICE_AND_BOB, mail_dir, maildir_count, maildir_instance, python, smtp_send};
 
 const WAIT: Duration = Duration::from_secs(60);
-const USERS: &str = "alice@example.org:{PLAIN}alice-pw\nbob@example.org:{PLAIN}bob-pw\n";
 const SPECIAL_USE: [(&str, &str); 5] = [
     ("Drafts", "\\Drafts"),
     ("Sent", "\\Sent"),
@@ -49,11 +48,7 @@ fn site_with(name: &str, extra: &[(&str, &str)]) -> Site {
             free_port().unwrap(),
             free_port().unwrap(),
         );
-        let mut builder = mail_instance(name, smtp)
-            .main("virtual_mailbox_base", "$queue_directory/../mail")
-            .service("qmgr unix - - n - 1 qmgr")
-            .service("local unix - - n - - local")
-            .service(&format!("127.0.0.1:{pop3} inet n - n - - pop3d"))
+        let mut builder = maildir_instance(name, smtp, pop3)
             .service(&format!("127.0.0.1:{imap} inet n - n - - imapd"))
             .service(&format!(
                 "127.0.0.1:{imaps} inet n - n - - imapd -o imapd_tls_wrappermode=yes"
@@ -62,12 +57,12 @@ fn site_with(name: &str, extra: &[(&str, &str)]) -> Site {
             builder = builder.main(param, value);
         }
         let mut instance = builder.create().unwrap();
-        instance.write_file("users", USERS).unwrap();
+        instance.write_file("users", ALICE_AND_BOB).unwrap();
         instance.write_file("aliases", "").unwrap();
         instance.start_master().unwrap();
         match instance.wait_ready() {
             Ok(_) => {
-                let mail = instance.queue_dir().parent().unwrap().join("mail");
+                let mail = mail_dir(&instance);
                 return Site {
                     instance,
                     smtp,
@@ -106,44 +101,32 @@ impl Site {
     }
 
     fn maildir_count(&self, user: &str) -> usize {
-        ["new", "cur"]
-            .iter()
-            .map(|d| {
-                std::fs::read_dir(self.maildir(user).join(d))
-                    .map(|e| e.count())
-                    .unwrap_or(0)
-            })
-            .sum()
+        maildir_count(&self.maildir(user))
     }
 
     /// Sends one message by SMTP and waits until the Maildir holds one more.
     fn deliver(&self, to: &str, subject: &str, body: &str) {
         let user = to.split('@').next().unwrap();
         let before = self.maildir_count(user);
-        let mut c = SmtpClient::connect(self.smtp).unwrap();
-        c.send("EHLO client.example")
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        c.send("MAIL FROM:<sender@remote.test>")
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        c.send(&format!("RCPT TO:<{to}>"))
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        c.data(&format!(
-            "From: Sender <sender@remote.test>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@remote.test>\r\n\r\n{body}"
-        ))
-        .unwrap()
-        .expect_code(250)
-        .unwrap();
+        let mut c = smtp_send(
+            self.smtp,
+            to,
+            &format!(
+                "From: Sender <sender@remote.test>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@remote.test>\r\n\r\n{body}"
+            ),
+        );
         c.send("QUIT").unwrap();
         wait_until(WAIT, "delivery into the Maildir", || {
             (self.maildir_count(user) > before).then_some(())
         })
         .unwrap_or_else(|e| panic!("{e:#}\n{}", self.instance.dump()));
+    }
+
+    /// Delivers messages with the subjects `{prefix}1` to `{prefix}{count}`, in turn.
+    fn deliver_numbered(&self, to: &str, prefix: &str, count: u32, body: &str) {
+        for n in 1..=count {
+            self.deliver(to, &format!("{prefix}{n}"), body);
+        }
     }
 
     /// Puts `files` (name, bytes as stored) into `user`'s `new/`, as another program
@@ -175,6 +158,111 @@ impl Site {
     }
 }
 
+/// Commands whose reply must have a given status; they panic otherwise.
+trait Expecting {
+    fn client(&mut self) -> &mut ImapClient;
+
+    /// Runs `command`; the reply must be OK.
+    fn run_ok(&mut self, command: &str) -> Reply {
+        self.client().command(command).unwrap().ok().unwrap()
+    }
+
+    /// Runs `command`; the reply must say `status` (NO, BAD).
+    fn run_expect(&mut self, status: &str, command: &str) -> Reply {
+        self.client()
+            .command(command)
+            .unwrap()
+            .expect(status)
+            .unwrap()
+    }
+
+    /// [`ImapClient::command_with`]; the reply must be OK.
+    fn run_with_ok(&mut self, args: &[Arg<'_>]) -> Reply {
+        self.client().command_with(args).unwrap().ok().unwrap()
+    }
+
+    /// [`ImapClient::append`]; the reply must be OK.
+    fn append_ok(
+        &mut self,
+        mailbox: &str,
+        flags: Option<&str>,
+        date: Option<&str>,
+        message: &[u8],
+    ) -> Reply {
+        let reply = self.client().append(mailbox, flags, date, message);
+        reply.unwrap().ok().unwrap()
+    }
+}
+
+impl Expecting for ImapClient {
+    fn client(&mut self) -> &mut ImapClient {
+        self
+    }
+}
+
+/// Asserts that `reply`'s tagged line carries the response code `code`.
+fn assert_code(reply: &Reply, code: &str) {
+    assert_eq!(reply.code().as_deref(), Some(code), "{reply:?}");
+}
+
+/// Runs `command`, which must be refused: NO with the response code `code`.
+fn expect_no_code(c: &mut ImapClient, command: &str, code: &str) {
+    assert_code(&c.run_expect("NO", command), code);
+}
+
+/// Runs `command` on a mailbox that does not exist: NO, with no response code or
+/// with NONEXISTENT.
+fn expect_nonexistent(c: &mut ImapClient, command: &str) {
+    let missing = c.run_expect("NO", command);
+    assert!(
+        missing.code().is_none_or(|code| code == "NONEXISTENT"),
+        "{missing:?}"
+    );
+}
+
+/// The UID an APPEND reply's `[APPENDUID validity uid]` names.
+fn appended_uid(reply: &Reply) -> u32 {
+    reply
+        .code()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Appends messages 1 to `count` to INBOX, `message(n)` giving the flags and the
+/// text of message n, then selects INBOX.
+fn fill_inbox<'a>(
+    c: &mut ImapClient,
+    count: u32,
+    message: impl Fn(u32) -> (Option<&'a str>, String),
+) {
+    for n in 1..=count {
+        let (flags, text) = message(n);
+        c.append_ok("INBOX", flags, None, text.as_bytes());
+    }
+    c.select("INBOX").unwrap();
+}
+
+/// Sends each tagged `line` as it is; each must be answered BAD.
+fn expect_all_bad(c: &mut ImapClient, lines: &[&str]) {
+    for line in lines {
+        let tag = line.split(' ').next().unwrap();
+        let reply = c.command_tagged(line, tag).unwrap();
+        assert_eq!(reply.status(), "BAD", "{line}:\n{}", reply.transcript());
+    }
+}
+
+/// Asserts that every capability of `wanted` is in `listed` (`when`: before or
+/// after login).
+fn assert_capabilities(listed: &BTreeSet<String>, wanted: &[&str], when: &str) {
+    for cap in wanted {
+        assert!(listed.contains(*cap), "{cap} missing {when}: {listed:?}");
+    }
+}
+
 /// The uid and gid the daemons run as (and so own the Maildirs).
 fn mail_owner() -> (u32, u32) {
     if nix::unistd::Uid::effective().is_root() {
@@ -198,21 +286,6 @@ fn have(tool: &str, test: &str) -> bool {
         eprintln!("{test}: skipped, `{tool}` is not installed");
     }
     found
-}
-
-fn python(script: &str) -> String {
-    let output = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{text}");
-    text
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -374,11 +447,7 @@ fn status_of(reply: &Reply, mailbox: &str) -> BTreeMap<String, u64> {
 }
 
 fn status(c: &mut ImapClient, mailbox: &str, items: &str) -> BTreeMap<String, u64> {
-    let reply = c
-        .command(&format!("STATUS {} ({items})", quote(mailbox)))
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.run_ok(&format!("STATUS {} ({items})", quote(mailbox)));
     status_of(&reply, mailbox)
 }
 
@@ -397,7 +466,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 
 /// UID of every message, in sequence order.
 fn uids(c: &mut ImapClient) -> Vec<u32> {
-    let reply = c.command("UID SEARCH ALL").unwrap().ok().unwrap();
+    let reply = c.run_ok("UID SEARCH ALL");
     search_result(&reply)
 }
 
@@ -451,44 +520,45 @@ fn assert_date_time_syntax(text: &str) {
 fn capability_lists_every_announced_extension() {
     let site = site("imap-capability");
     let mut c = site.connect();
-    let before = capabilities(&c.command("CAPABILITY").unwrap().ok().unwrap());
-    for cap in [
-        "IMAP4REV1",
-        "IMAP4REV2",
-        "STARTTLS",
-        "AUTH=PLAIN",
-        "SASL-IR",
-        "LITERAL+",
-        "ID",
-        "ENABLE",
-    ] {
-        assert!(
-            before.contains(cap),
-            "{cap} missing before login: {before:?}"
-        );
-    }
+    let before = capabilities(&c.run_ok("CAPABILITY"));
+    assert_capabilities(
+        &before,
+        &[
+            "IMAP4REV1",
+            "IMAP4REV2",
+            "STARTTLS",
+            "AUTH=PLAIN",
+            "SASL-IR",
+            "LITERAL+",
+            "ID",
+            "ENABLE",
+        ],
+        "before login",
+    );
     // Loopback counts as secure: LOGIN is allowed without TLS.
     assert!(!before.contains("LOGINDISABLED"), "{before:?}");
     let login = c.login("alice@example.org", "alice-pw").unwrap();
-    let after = capabilities(&c.command("CAPABILITY").unwrap().ok().unwrap());
-    for cap in [
-        "IMAP4REV1",
-        "IMAP4REV2",
-        "LITERAL+",
-        "IDLE",
-        "UIDPLUS",
-        "MOVE",
-        "NAMESPACE",
-        "ID",
-        "ENABLE",
-        "UNSELECT",
-        "CHILDREN",
-        "SPECIAL-USE",
-        "LIST-STATUS",
-        "ESEARCH",
-    ] {
-        assert!(after.contains(cap), "{cap} missing after login: {after:?}");
-    }
+    let after = capabilities(&c.run_ok("CAPABILITY"));
+    assert_capabilities(
+        &after,
+        &[
+            "IMAP4REV1",
+            "IMAP4REV2",
+            "LITERAL+",
+            "IDLE",
+            "UIDPLUS",
+            "MOVE",
+            "NAMESPACE",
+            "ID",
+            "ENABLE",
+            "UNSELECT",
+            "CHILDREN",
+            "SPECIAL-USE",
+            "LIST-STATUS",
+            "ESEARCH",
+        ],
+        "after login",
+    );
     // RFC 9051 section 6.2.1: no STARTTLS once authenticated.
     assert!(!after.contains("STARTTLS"), "{after:?}");
     // A CAPABILITY response code on the LOGIN OK must be the new list.
@@ -508,55 +578,36 @@ fn capability_lists_every_announced_extension() {
 fn login_with_quoted_strings_and_literals_and_bad_passwords() {
     let site = site("imap-login");
     let mut c = site.connect();
-    let bad = c
-        .command("LOGIN \"alice@example.org\" \"wrong\"")
-        .unwrap()
-        .expect("NO")
-        .unwrap();
-    assert_eq!(
-        bad.code().as_deref(),
-        Some("AUTHENTICATIONFAILED"),
-        "{bad:?}"
+    expect_no_code(
+        &mut c,
+        "LOGIN \"alice@example.org\" \"wrong\"",
+        "AUTHENTICATIONFAILED",
     );
-    let unknown = c
-        .command("LOGIN nobody@example.org whatever")
-        .unwrap()
-        .expect("NO")
-        .unwrap();
-    assert_eq!(
-        unknown.code().as_deref(),
-        Some("AUTHENTICATIONFAILED"),
-        "{unknown:?}"
+    expect_no_code(
+        &mut c,
+        "LOGIN nobody@example.org whatever",
+        "AUTHENTICATIONFAILED",
     );
     // Not logged in: still in the not-authenticated state.
-    c.command("SELECT INBOX").unwrap().expect("BAD").unwrap();
+    c.run_expect("BAD", "SELECT INBOX");
     // Synchronizing literals for both arguments.
-    c.command_with(&[
+    c.run_with_ok(&[
         Arg::Text("LOGIN "),
         Arg::Literal(b"alice@example.org"),
         Arg::Text(" "),
         Arg::Literal(b"alice-pw"),
-    ])
-    .unwrap()
-    .ok()
-    .unwrap();
-    c.command("SELECT INBOX").unwrap().ok().unwrap();
+    ]);
+    c.run_ok("SELECT INBOX");
     // LOGIN again in the authenticated state is a protocol error.
-    c.command("LOGIN alice@example.org alice-pw")
-        .unwrap()
-        .expect("BAD")
-        .unwrap();
+    c.run_expect("BAD", "LOGIN alice@example.org alice-pw");
     c.logout().unwrap();
 
     // LITERAL+ for the password; an atom for the user.
     let mut c = site.connect();
-    c.command_with(&[
+    c.run_with_ok(&[
         Arg::Text("LOGIN bob@example.org "),
         Arg::LiteralPlus(b"bob-pw"),
-    ])
-    .unwrap()
-    .ok()
-    .unwrap();
+    ]);
     c.logout().unwrap();
 }
 
@@ -566,15 +617,9 @@ fn authenticate_plain_with_and_without_initial_response() {
     let token = b64(b"\0alice@example.org\0alice-pw");
     // SASL-IR: the response on the command line.
     let mut c = site.connect();
-    c.command(&format!("AUTHENTICATE PLAIN {token}"))
-        .unwrap()
-        .ok()
-        .unwrap();
-    c.command("SELECT INBOX").unwrap().ok().unwrap();
-    c.command(&format!("AUTHENTICATE PLAIN {token}"))
-        .unwrap()
-        .expect("BAD")
-        .unwrap();
+    c.run_ok(&format!("AUTHENTICATE PLAIN {token}"));
+    c.run_ok("SELECT INBOX");
+    c.run_expect("BAD", &format!("AUTHENTICATE PLAIN {token}"));
     c.logout().unwrap();
 
     // Without: an empty continuation, then the response.
@@ -597,52 +642,30 @@ fn authenticate_plain_with_and_without_initial_response() {
 
     // A wrong password, with and without SASL-IR.
     let wrong = b64(b"\0alice@example.org\0nope");
-    let reply = c
-        .command(&format!("AUTHENTICATE PLAIN {wrong}"))
-        .unwrap()
-        .expect("NO")
-        .unwrap();
-    assert_eq!(
-        reply.code().as_deref(),
-        Some("AUTHENTICATIONFAILED"),
-        "{reply:?}"
+    expect_no_code(
+        &mut c,
+        &format!("AUTHENTICATE PLAIN {wrong}"),
+        "AUTHENTICATIONFAILED",
     );
     let tag = c.start("AUTHENTICATE PLAIN").unwrap();
     assert!(matches!(c.next_step(&tag).unwrap(), Next::Continue(_)));
     c.write_line(&wrong).unwrap();
     let reply = c.finish(&tag).unwrap().expect("NO").unwrap();
-    assert_eq!(
-        reply.code().as_deref(),
-        Some("AUTHENTICATIONFAILED"),
-        "{reply:?}"
-    );
+    assert_code(&reply, "AUTHENTICATIONFAILED");
 
     // Acting as someone else (an authorization identity) is not allowed.
     let proxy = b64(b"bob@example.org\0alice@example.org\0alice-pw");
-    let reply = c
-        .command(&format!("AUTHENTICATE PLAIN {proxy}"))
-        .unwrap()
-        .expect("NO")
-        .unwrap();
+    let reply = c.run_expect("NO", &format!("AUTHENTICATE PLAIN {proxy}"));
     assert!(
         reply.code().is_some_and(|code| code.starts_with("AUTH")),
         "{reply:?}"
     );
     // Not base64 at all.
-    c.command("AUTHENTICATE PLAIN !!!notbase64!!!")
-        .unwrap()
-        .expect("BAD")
-        .unwrap();
+    c.run_expect("BAD", "AUTHENTICATE PLAIN !!!notbase64!!!");
     // An unknown mechanism: NO (RFC 9051 section 6.2.2).
-    c.command("AUTHENTICATE X-UNKNOWN-MECH")
-        .unwrap()
-        .expect("NO")
-        .unwrap();
+    c.run_expect("NO", "AUTHENTICATE X-UNKNOWN-MECH");
     // The session still works.
-    c.command(&format!("AUTHENTICATE PLAIN {token}"))
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.run_ok(&format!("AUTHENTICATE PLAIN {token}"));
     c.logout().unwrap();
 }
 
@@ -650,18 +673,17 @@ fn authenticate_plain_with_and_without_initial_response() {
 fn malformed_commands_get_bad_and_the_session_goes_on() {
     let site = site("imap-malformed");
     let mut c = site.connect();
-    for line in [
-        "A1 FETCH",
-        "A2 NOSUCHCOMMAND",
-        "A3 LOGIN onlyuser",
-        "A4 LOGIN \"unterminated",
-        "A5 CAPABILITY extra-argument",
-        "A6 SELECT INBOX",
-    ] {
-        let tag = line.split(' ').next().unwrap();
-        let reply = c.command_tagged(line, tag).unwrap();
-        assert_eq!(reply.status(), "BAD", "{line}:\n{}", reply.transcript());
-    }
+    expect_all_bad(
+        &mut c,
+        &[
+            "A1 FETCH",
+            "A2 NOSUCHCOMMAND",
+            "A3 LOGIN onlyuser",
+            "A4 LOGIN \"unterminated",
+            "A5 CAPABILITY extra-argument",
+            "A6 SELECT INBOX",
+        ],
+    );
     // A tag without a command, a tag with a bad character: BAD (tagged or not).
     for line in ["NOOP", "A+B NOOP", "(x) NOOP"] {
         c.write_raw(format!("{line}\r\n").as_bytes()).unwrap();
@@ -677,30 +699,27 @@ fn malformed_commands_get_bad_and_the_session_goes_on() {
     );
     c.login("alice@example.org", "alice-pw").unwrap();
     c.select("INBOX").unwrap();
-    for line in [
-        "B1 FETCH 1:* (FLAGS",
-        "B2 FETCH 1 (NOSUCHITEM)",
-        "B3 STORE 1 +FLAGS",
-        "B4 SEARCH NOSUCHKEY",
-        "B5 UID",
-        "B6 FETCH x FLAGS",
-        "B7 COPY 1",
-        "B8 FETCH 0 FLAGS",
-    ] {
-        let tag = line.split(' ').next().unwrap();
-        let reply = c.command_tagged(line, tag).unwrap();
-        assert_eq!(reply.status(), "BAD", "{line}:\n{}", reply.transcript());
-    }
-    c.command("NOOP").unwrap().ok().unwrap();
+    expect_all_bad(
+        &mut c,
+        &[
+            "B1 FETCH 1:* (FLAGS",
+            "B2 FETCH 1 (NOSUCHITEM)",
+            "B3 STORE 1 +FLAGS",
+            "B4 SEARCH NOSUCHKEY",
+            "B5 UID",
+            "B6 FETCH x FLAGS",
+            "B7 COPY 1",
+            "B8 FETCH 0 FLAGS",
+        ],
+    );
+    c.run_ok("NOOP");
     c.logout().unwrap();
 }
 
 #[test]
 fn select_and_examine_report_the_mailbox_state() {
     let site = site("imap-select");
-    for n in 1..=3 {
-        site.deliver("alice@example.org", &format!("select{n}"), "body\r\n");
-    }
+    site.deliver_numbered("alice@example.org", "select", 3, "body\r\n");
     let mut c = site.login("alice");
     let reply = c.select("INBOX").unwrap();
     let t = reply.transcript();
@@ -731,10 +750,7 @@ fn select_and_examine_report_the_mailbox_state() {
     assert_eq!(uids(&mut c), vec![1, 2, 3]);
 
     // Message 1 seen: the first unseen is 2; nothing is recent any more.
-    c.command("STORE 1 +FLAGS.SILENT (\\Seen)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.run_ok("STORE 1 +FLAGS.SILENT (\\Seen)");
     let mut d = site.login("alice");
     let again = d.select("inbox").unwrap();
     let t = again.transcript();
@@ -751,10 +767,10 @@ fn select_and_examine_report_the_mailbox_state() {
     );
 
     // EXAMINE: read-only, fetching a body does not set \Seen, STORE is refused.
-    let examine = d.command("EXAMINE INBOX").unwrap().ok().unwrap();
-    assert_eq!(examine.code().as_deref(), Some("READ-ONLY"), "{examine:?}");
+    let examine = d.run_ok("EXAMINE INBOX");
+    assert_code(&examine, "READ-ONLY");
     assert_eq!(examine.count("EXISTS"), Some(3));
-    let fetched = d.command("FETCH 2 (BODY[])").unwrap().ok().unwrap();
+    let fetched = d.run_ok("FETCH 2 (BODY[])");
     let f = &fetched.fetches()[0];
     assert!(
         !f.flags()
@@ -763,40 +779,27 @@ fn select_and_examine_report_the_mailbox_state() {
             .any(|x| x.eq_ignore_ascii_case("\\Seen")),
         "{fetched:?}"
     );
-    let flags = d.command("FETCH 2 (FLAGS)").unwrap().ok().unwrap();
+    let flags = d.run_ok("FETCH 2 (FLAGS)");
     assert!(
         !flag_set(&flags.fetches()[0].flags().unwrap()).contains("\\SEEN"),
         "{flags:?}"
     );
-    d.command("STORE 2 +FLAGS (\\Flagged)")
-        .unwrap()
-        .expect("NO")
-        .unwrap();
+    d.run_expect("NO", "STORE 2 +FLAGS (\\Flagged)");
     // EXPUNGE in a read-only mailbox removes nothing (NO, or OK doing nothing as
     // Dovecot does), even with a \Deleted message there.
-    c.command("STORE 3 +FLAGS.SILENT (\\Deleted)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.run_ok("STORE 3 +FLAGS.SILENT (\\Deleted)");
     let expunge = d.command("EXPUNGE").unwrap();
     assert!(expunge.expunged().is_empty(), "{}", expunge.transcript());
     assert_eq!(status(&mut c, "INBOX", "MESSAGES")["MESSAGES"], 3);
-    c.command("STORE 3 -FLAGS.SILENT (\\Deleted)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.run_ok("STORE 3 -FLAGS.SILENT (\\Deleted)");
 
     // A failed SELECT leaves no mailbox selected (RFC 9051 section 6.3.2).
-    let missing = d.command("SELECT NoSuchBox").unwrap().expect("NO").unwrap();
-    assert!(
-        missing.code().is_none_or(|code| code == "NONEXISTENT"),
-        "{missing:?}"
-    );
-    d.command("FETCH 1 FLAGS").unwrap().expect("BAD").unwrap();
+    expect_nonexistent(&mut d, "SELECT NoSuchBox");
+    d.run_expect("BAD", "FETCH 1 FLAGS");
 
     // IMAP4rev2: no RECENT, and a LIST response naming the mailbox.
     let mut e = site.login("alice");
-    let enabled = e.command("ENABLE IMAP4rev2").unwrap().ok().unwrap();
+    let enabled = e.run_ok("ENABLE IMAP4rev2");
     assert_eq!(
         enabled
             .untagged_starting("ENABLED")
@@ -821,11 +824,7 @@ fn select_and_examine_report_the_mailbox_state() {
 fn id_namespace_enable_unselect_check_close() {
     let site = site("imap-misc");
     let mut c = site.connect();
-    let id = c
-        .command("ID (\"name\" \"postern-tests\" \"version\" \"1\")")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let id = c.run_ok("ID (\"name\" \"postern-tests\" \"version\" \"1\")");
     let lines = id.untagged_starting("ID ");
     assert_eq!(lines.len(), 1, "{id:?}");
     let values = parse_values(lines[0].as_bytes()).unwrap();
@@ -834,9 +833,9 @@ fn id_namespace_enable_unselect_check_close() {
         "{}",
         lines[0]
     );
-    c.command("ID NIL").unwrap().ok().unwrap();
+    c.run_ok("ID NIL");
     c.login("alice@example.org", "alice-pw").unwrap();
-    let ns = c.command("NAMESPACE").unwrap().ok().unwrap();
+    let ns = c.run_ok("NAMESPACE");
     let lines = ns.untagged_starting("NAMESPACE ");
     assert_eq!(lines.len(), 1, "{ns:?}");
     let values = parse_values(lines[0].as_bytes()).unwrap();
@@ -850,7 +849,7 @@ fn id_namespace_enable_unselect_check_close() {
     assert_eq!(values[4], Value::Nil);
     // ENABLE of something unknown is OK with an empty ENABLED.
     // (RFC 5161 lists an empty ENABLED response; Dovecot sends none at all.)
-    let none = c.command("ENABLE X-NOTHING").unwrap().ok().unwrap();
+    let none = c.run_ok("ENABLE X-NOTHING");
     assert!(
         none.untagged_starting("ENABLED")
             .iter()
@@ -860,19 +859,16 @@ fn id_namespace_enable_unselect_check_close() {
 
     site.deliver("alice@example.org", "close", "x\r\n");
     c.select("INBOX").unwrap();
-    c.command("CHECK").unwrap().ok().unwrap();
-    c.command("STORE 1 +FLAGS.SILENT (\\Deleted)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.run_ok("CHECK");
+    c.run_ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
     // UNSELECT leaves \Deleted messages alone.
-    c.command("UNSELECT").unwrap().ok().unwrap();
-    c.command("FETCH 1 FLAGS").unwrap().expect("BAD").unwrap();
-    c.command("UNSELECT").unwrap().expect("BAD").unwrap();
+    c.run_ok("UNSELECT");
+    c.run_expect("BAD", "FETCH 1 FLAGS");
+    c.run_expect("BAD", "UNSELECT");
     assert_eq!(status(&mut c, "INBOX", "MESSAGES")["MESSAGES"], 1);
     // CLOSE expunges them, silently.
     c.select("INBOX").unwrap();
-    let close = c.command("CLOSE").unwrap().ok().unwrap();
+    let close = c.run_ok("CLOSE");
     assert!(close.expunged().is_empty(), "{close:?}");
     assert_eq!(status(&mut c, "INBOX", "MESSAGES")["MESSAGES"], 0);
     assert_eq!(site.maildir_count("alice"), 0);
@@ -883,7 +879,7 @@ fn id_namespace_enable_unselect_check_close() {
 fn special_use_folders_exist_after_first_login() {
     let site = site("imap-special-use");
     let mut c = site.login("bob");
-    let all = c.command("LIST \"\" \"*\"").unwrap().ok().unwrap();
+    let all = c.run_ok("LIST \"\" \"*\"");
     let entries = list_entries(&all, "LIST");
     let got = names(&entries);
     let mut want = set(&["INBOX"]);
@@ -917,21 +913,13 @@ fn special_use_folders_exist_after_first_login() {
         assert!(!inbox.attributes.contains(&attribute), "{inbox:?}");
     }
     // RFC 6154: the SPECIAL-USE selection option and return option.
-    let only = c
-        .command("LIST (SPECIAL-USE) \"\" \"*\"")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let only = c.run_ok("LIST (SPECIAL-USE) \"\" \"*\"");
     let only = list_entries(&only, "LIST");
     assert_eq!(
         names(&only),
         SPECIAL_USE.iter().map(|(n, _)| n.to_string()).collect()
     );
-    let returned = c
-        .command("LIST \"\" \"*\" RETURN (SPECIAL-USE)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let returned = c.run_ok("LIST \"\" \"*\" RETURN (SPECIAL-USE)");
     let returned = list_entries(&returned, "LIST");
     assert_eq!(returned.len(), 6);
     assert!(
@@ -947,7 +935,7 @@ fn special_use_folders_exist_after_first_login() {
     c.logout().unwrap();
     // A second login does not create them twice or change them.
     let mut c = site.login("bob");
-    let again = c.command("LIST \"\" \"*\"").unwrap().ok().unwrap();
+    let again = c.run_ok("LIST \"\" \"*\"");
     assert_eq!(
         list_entries(&again, "LIST").len(),
         6,
@@ -961,21 +949,16 @@ fn special_use_folders_exist_after_first_login() {
 fn create_delete_rename_subscribe_and_lsub() {
     let site = site("imap-mailboxes");
     let mut c = site.login("alice");
-    c.command("CREATE Work").unwrap().ok().unwrap();
-    c.command("CREATE Work.Projects").unwrap().ok().unwrap();
+    c.run_ok("CREATE Work");
+    c.run_ok("CREATE Work.Projects");
     // A trailing separator declares a parent-to-be (RFC 9051 section 6.3.4).
-    c.command("CREATE Parent.").unwrap().ok().unwrap();
+    c.run_ok("CREATE Parent.");
     // Creating a child creates its missing parents.
-    c.command("CREATE Deep.Er.Est").unwrap().ok().unwrap();
-    let existing = c.command("CREATE Work").unwrap().expect("NO").unwrap();
-    assert_eq!(
-        existing.code().as_deref(),
-        Some("ALREADYEXISTS"),
-        "{existing:?}"
-    );
-    c.command("CREATE INBOX").unwrap().expect("NO").unwrap();
-    c.command("CREATE inbox").unwrap().expect("NO").unwrap();
-    let list = c.command("LIST \"\" \"*\"").unwrap().ok().unwrap();
+    c.run_ok("CREATE Deep.Er.Est");
+    expect_no_code(&mut c, "CREATE Work", "ALREADYEXISTS");
+    c.run_expect("NO", "CREATE INBOX");
+    c.run_expect("NO", "CREATE inbox");
+    let list = c.run_ok("LIST \"\" \"*\"");
     let entries = list_entries(&list, "LIST");
     let got = names(&entries);
     for name in [
@@ -998,17 +981,14 @@ fn create_delete_rename_subscribe_and_lsub() {
     );
 
     // Messages move with a rename, and so do children.
-    c.append(
+    c.append_ok(
         "Work.Projects",
         None,
         None,
         b"Subject: p\r\n\r\nproject\r\n",
-    )
-    .unwrap()
-    .ok()
-    .unwrap();
-    c.command("RENAME Work Job").unwrap().ok().unwrap();
-    let list = c.command("LIST \"\" \"*\"").unwrap().ok().unwrap();
+    );
+    c.run_ok("RENAME Work Job");
+    let list = c.run_ok("LIST \"\" \"*\"");
     let got = names(&list_entries(&list, "LIST"));
     assert!(
         got.contains("Job") && got.contains("Job.Projects"),
@@ -1019,36 +999,15 @@ fn create_delete_rename_subscribe_and_lsub() {
         "{got:?}"
     );
     assert_eq!(status(&mut c, "Job.Projects", "MESSAGES")["MESSAGES"], 1);
-    let taken = c
-        .command("RENAME Job Parent")
-        .unwrap()
-        .expect("NO")
-        .unwrap();
-    assert_eq!(taken.code().as_deref(), Some("ALREADYEXISTS"), "{taken:?}");
-    let gone = c
-        .command("RENAME NoSuch Other")
-        .unwrap()
-        .expect("NO")
-        .unwrap();
-    assert!(
-        gone.code().is_none_or(|code| code == "NONEXISTENT"),
-        "{gone:?}"
-    );
+    expect_no_code(&mut c, "RENAME Job Parent", "ALREADYEXISTS");
+    expect_nonexistent(&mut c, "RENAME NoSuch Other");
 
     // DELETE.
-    c.command("DELETE Job.Projects").unwrap().ok().unwrap();
-    let missing = c
-        .command("DELETE Job.Projects")
-        .unwrap()
-        .expect("NO")
-        .unwrap();
-    assert!(
-        missing.code().is_none_or(|code| code == "NONEXISTENT"),
-        "{missing:?}"
-    );
-    c.command("DELETE INBOX").unwrap().expect("NO").unwrap();
-    c.command("DELETE Job").unwrap().ok().unwrap();
-    let list = c.command("LIST \"\" \"Job*\"").unwrap().ok().unwrap();
+    c.run_ok("DELETE Job.Projects");
+    expect_nonexistent(&mut c, "DELETE Job.Projects");
+    c.run_expect("NO", "DELETE INBOX");
+    c.run_ok("DELETE Job");
+    let list = c.run_ok("LIST \"\" \"Job*\"");
     assert!(
         list_entries(&list, "LIST").is_empty(),
         "{}",
@@ -1056,22 +1015,18 @@ fn create_delete_rename_subscribe_and_lsub() {
     );
 
     // SUBSCRIBE / UNSUBSCRIBE / LSUB / LIST (SUBSCRIBED).
-    c.command("SUBSCRIBE Deep.Er").unwrap().ok().unwrap();
-    c.command("SUBSCRIBE Parent").unwrap().ok().unwrap();
-    let lsub = c.command("LSUB \"\" \"*\"").unwrap().ok().unwrap();
+    c.run_ok("SUBSCRIBE Deep.Er");
+    c.run_ok("SUBSCRIBE Parent");
+    let lsub = c.run_ok("LSUB \"\" \"*\"");
     let subscribed = names(&list_entries(&lsub, "LSUB"));
     assert!(
         subscribed.contains("Deep.Er") && subscribed.contains("Parent"),
         "{}",
         lsub.transcript()
     );
-    let lsub = c.command("LSUB \"\" \"Deep.%\"").unwrap().ok().unwrap();
+    let lsub = c.run_ok("LSUB \"\" \"Deep.%\"");
     assert_eq!(names(&list_entries(&lsub, "LSUB")), set_exact(&["Deep.Er"]));
-    let ext = c
-        .command("LIST (SUBSCRIBED) \"\" \"*\"")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let ext = c.run_ok("LIST (SUBSCRIBED) \"\" \"*\"");
     let ext = list_entries(&ext, "LIST");
     assert!(
         ext.iter()
@@ -1080,14 +1035,10 @@ fn create_delete_rename_subscribe_and_lsub() {
             && ext.iter().any(|e| e.name == "Parent"),
         "{ext:?}"
     );
-    c.command("UNSUBSCRIBE Parent").unwrap().ok().unwrap();
-    let lsub = c.command("LSUB \"\" \"*\"").unwrap().ok().unwrap();
+    c.run_ok("UNSUBSCRIBE Parent");
+    let lsub = c.run_ok("LSUB \"\" \"*\"");
     assert!(!names(&list_entries(&lsub, "LSUB")).contains("Parent"));
-    let ext = c
-        .command("LIST \"\" \"*\" RETURN (SUBSCRIBED)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let ext = c.run_ok("LIST \"\" \"*\" RETURN (SUBSCRIBED)");
     let ext = list_entries(&ext, "LIST");
     assert!(
         ext.iter()
@@ -1112,13 +1063,10 @@ fn rename_inbox_moves_its_messages_and_leaves_it_empty() {
     site.deliver("alice@example.org", "old1", "x\r\n");
     site.deliver("alice@example.org", "old2", "y\r\n");
     let mut c = site.login("alice");
-    c.command("RENAME INBOX \"Old Inbox\"")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.run_ok("RENAME INBOX \"Old Inbox\"");
     assert_eq!(status(&mut c, "INBOX", "MESSAGES")["MESSAGES"], 0);
     assert_eq!(status(&mut c, "Old Inbox", "MESSAGES")["MESSAGES"], 2);
-    let list = c.command("LIST \"\" \"%\"").unwrap().ok().unwrap();
+    let list = c.run_ok("LIST \"\" \"%\"");
     let got = names(&list_entries(&list, "LIST"));
     assert!(
         got.contains("INBOX") && got.contains("Old Inbox"),
@@ -1135,14 +1083,10 @@ fn list_patterns_star_percent_reference_and_status() {
     let site = site("imap-list");
     let mut c = site.login("alice");
     for name in ["A", "A.B", "A.B.C", "AB", "X.Y"] {
-        c.command(&format!("CREATE {name}")).unwrap().ok().unwrap();
+        c.run_ok(&format!("CREATE {name}"));
     }
     let list = |c: &mut ImapClient, reference: &str, pattern: &str| {
-        let reply = c
-            .command(&format!("LIST {} {}", quote(reference), quote(pattern)))
-            .unwrap()
-            .ok()
-            .unwrap();
+        let reply = c.run_ok(&format!("LIST {} {}", quote(reference), quote(pattern)));
         names(&list_entries(&reply, "LIST"))
     };
     let top = list(&mut c, "", "%");
@@ -1166,12 +1110,12 @@ fn list_patterns_star_percent_reference_and_status() {
     assert_eq!(list(&mut c, "", "inbox"), set_exact(&["INBOX"]));
     assert_eq!(list(&mut c, "", "NoSuch*"), set_exact(&[]));
     // X was created as the parent of X.Y.
-    let x = c.command("LIST \"\" X").unwrap().ok().unwrap();
+    let x = c.run_ok("LIST \"\" X");
     let x = list_entries(&x, "LIST");
     assert_eq!(x.len(), 1);
     assert!(x[0].attributes.contains("\\HASCHILDREN"), "{x:?}");
     // The empty pattern asks for the delimiter and the root.
-    let root = c.command("LIST \"\" \"\"").unwrap().ok().unwrap();
+    let root = c.run_ok("LIST \"\" \"\"");
     let root = list_entries(&root, "LIST");
     assert_eq!(root.len(), 1, "{root:?}");
     assert_eq!(root[0].delimiter.as_deref(), Some("."));
@@ -1179,19 +1123,9 @@ fn list_patterns_star_percent_reference_and_status() {
     assert!(root[0].attributes.contains("\\NOSELECT"), "{root:?}");
 
     // LIST-STATUS (RFC 5819).
-    c.append("A.B", Some("\\Seen"), None, b"Subject: 1\r\n\r\none\r\n")
-        .unwrap()
-        .ok()
-        .unwrap();
-    c.append("A.B", None, None, b"Subject: 2\r\n\r\ntwo\r\n")
-        .unwrap()
-        .ok()
-        .unwrap();
-    let reply = c
-        .command("LIST \"\" \"A*\" RETURN (STATUS (MESSAGES UNSEEN UIDNEXT))")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.append_ok("A.B", Some("\\Seen"), None, b"Subject: 1\r\n\r\none\r\n");
+    c.append_ok("A.B", None, None, b"Subject: 2\r\n\r\ntwo\r\n");
+    let reply = c.run_ok("LIST \"\" \"A*\" RETURN (STATUS (MESSAGES UNSEEN UIDNEXT))");
     let ab = status_of(&reply, "A.B");
     assert_eq!(ab["MESSAGES"], 2);
     assert_eq!(ab["UNSEEN"], 1);
@@ -1223,9 +1157,7 @@ fn set_exact(items: &[&str]) -> BTreeSet<String> {
 #[test]
 fn status_reports_counts_of_any_mailbox() {
     let site = site("imap-status");
-    for n in 1..=3 {
-        site.deliver("alice@example.org", &format!("status{n}"), "body\r\n");
-    }
+    site.deliver_numbered("alice@example.org", "status", 3, "body\r\n");
     let mut c = site.login("alice");
     let first = status(
         &mut c,
@@ -1240,7 +1172,7 @@ fn status_reports_counts_of_any_mailbox() {
     assert!(first["RECENT"] <= 3);
     let reply = c.select("INBOX").unwrap();
     let wire_total: u64 = {
-        let sizes = c.command("FETCH 1:* (RFC822.SIZE)").unwrap().ok().unwrap();
+        let sizes = c.run_ok("FETCH 1:* (RFC822.SIZE)");
         sizes
             .fetches()
             .iter()
@@ -1252,14 +1184,8 @@ fn status_reports_counts_of_any_mailbox() {
         first["UIDVALIDITY"].to_string(),
         reply.code_value("UIDVALIDITY").unwrap()
     );
-    c.command("STORE 1 +FLAGS.SILENT (\\Seen)")
-        .unwrap()
-        .ok()
-        .unwrap();
-    c.command("STORE 2 +FLAGS.SILENT (\\Deleted)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.run_ok("STORE 1 +FLAGS.SILENT (\\Seen)");
+    c.run_ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
     // STATUS of the selected mailbox is allowed.
     let now = status(&mut c, "INBOX", "MESSAGES UNSEEN DELETED");
     assert_eq!(now["MESSAGES"], 3);
@@ -1269,19 +1195,8 @@ fn status_reports_counts_of_any_mailbox() {
     assert_eq!(empty["MESSAGES"], 0);
     assert_eq!(empty["UIDNEXT"], 1);
     assert_eq!(empty["UNSEEN"], 0);
-    let missing = c
-        .command("STATUS NoSuchBox (MESSAGES)")
-        .unwrap()
-        .expect("NO")
-        .unwrap();
-    assert!(
-        missing.code().is_none_or(|code| code == "NONEXISTENT"),
-        "{missing:?}"
-    );
-    c.command("STATUS INBOX (NOSUCHITEM)")
-        .unwrap()
-        .expect("BAD")
-        .unwrap();
+    expect_nonexistent(&mut c, "STATUS NoSuchBox (MESSAGES)");
+    c.run_expect("BAD", "STATUS INBOX (NOSUCHITEM)");
     c.logout().unwrap();
 }
 
@@ -1291,16 +1206,12 @@ fn append_with_flags_date_literals_and_appenduid() {
     let mut c = site.login("alice");
     let message =
         b"From: me@example.org\r\nSubject: draft one\r\nMessage-ID: <d1@example.org>\r\n\r\nDraft body\r\nline 2\r\n";
-    let reply = c
-        .append(
-            "Drafts",
-            Some("\\Draft \\Seen $Forwarded Project1"),
-            Some("05-Mar-2024 10:11:12 +0100"),
-            message,
-        )
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.append_ok(
+        "Drafts",
+        Some("\\Draft \\Seen $Forwarded Project1"),
+        Some("05-Mar-2024 10:11:12 +0100"),
+        message,
+    );
     let code = reply.code().unwrap_or_default();
     let mut parts = code.split(' ');
     assert_eq!(parts.next(), Some("APPENDUID"), "{reply:?}");
@@ -1314,11 +1225,7 @@ fn append_with_flags_date_literals_and_appenduid() {
 
     // LITERAL+ (no wait), no flags, no date: internal date is about now.
     let second = b"Subject: second\r\n\r\nbody\r\n";
-    let reply = c
-        .command_with(&[Arg::Text("APPEND Drafts "), Arg::LiteralPlus(second)])
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.run_with_ok(&[Arg::Text("APPEND Drafts "), Arg::LiteralPlus(second)]);
     assert!(
         reply
             .code()
@@ -1327,11 +1234,7 @@ fn append_with_flags_date_literals_and_appenduid() {
     );
 
     c.select("Drafts").unwrap();
-    let fetched = c
-        .command("UID FETCH 1:2 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let fetched = c.run_ok("UID FETCH 1:2 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])");
     let fetches = fetched.fetches();
     assert_eq!(fetches.len(), 2, "{}", fetched.transcript());
     let one = fetches.iter().find(|f| f.uid() == Some(1)).unwrap();
@@ -1361,12 +1264,8 @@ fn append_with_flags_date_literals_and_appenduid() {
     assert!((now - date).abs() < 300, "{two:?}");
 
     // APPEND to the selected mailbox: the session learns of it (EXISTS).
-    let appended = c
-        .append("Drafts", None, None, b"Subject: third\r\n\r\n3\r\n")
-        .unwrap()
-        .ok()
-        .unwrap();
-    let noop = c.command("NOOP").unwrap().ok().unwrap();
+    let appended = c.append_ok("Drafts", None, None, b"Subject: third\r\n\r\n3\r\n");
+    let noop = c.run_ok("NOOP");
     assert!(
         appended.count("EXISTS") == Some(3) || noop.count("EXISTS") == Some(3),
         "{}{}",
@@ -1380,8 +1279,8 @@ fn append_with_flags_date_literals_and_appenduid() {
         .unwrap()
         .expect("NO")
         .unwrap();
-    assert_eq!(missing.code().as_deref(), Some("TRYCREATE"), "{missing:?}");
-    let list = c.command("LIST \"\" NoSuchBox").unwrap().ok().unwrap();
+    assert_code(&missing, "TRYCREATE");
+    let list = c.run_ok("LIST \"\" NoSuchBox");
     assert!(list_entries(&list, "LIST").is_empty());
     // Bad date and bad flags.
     let bad_date = c
@@ -1393,20 +1292,9 @@ fn append_with_flags_date_literals_and_appenduid() {
     assert_eq!(bad_date.status(), "BAD", "{bad_date:?}");
     // 8-bit content is stored as it is.
     let eight = "Subject: =?UTF-8?Q?K=C3=B6ln?=\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße aus Köln\r\n".as_bytes();
-    let reply = c.append("Drafts", None, None, eight).unwrap().ok().unwrap();
-    let uid: u32 = reply
-        .code()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let body = c
-        .command(&format!("UID FETCH {uid} (BODY.PEEK[])"))
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.append_ok("Drafts", None, None, eight);
+    let uid = appended_uid(&reply);
+    let body = c.run_ok(&format!("UID FETCH {uid} (BODY.PEEK[])"));
     assert_eq!(
         body.fetches()[0].get("BODY[]").unwrap().as_bytes().unwrap(),
         eight
@@ -1461,15 +1349,12 @@ fn literals_larger_than_imapd_max_literal_are_refused() {
         m.extend_from_slice(b"\r\n");
         m
     };
-    c.append("INBOX", None, None, &message(1000))
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.append_ok("INBOX", None, None, &message(1000));
     // One byte more: refused before the server asks for the data.
     let refused = c.append("INBOX", None, None, &message(1001)).unwrap();
     assert_eq!(refused.status(), "NO", "{refused:?}");
-    assert_eq!(refused.code().as_deref(), Some("TOOBIG"), "{refused:?}");
-    c.command("NOOP").unwrap().ok().unwrap();
+    assert_code(&refused, "TOOBIG");
+    c.run_ok("NOOP");
     assert_eq!(status(&mut c, "INBOX", "MESSAGES")["MESSAGES"], 1);
     // A non-synchronizing literal that is too big: the data is already on its way.
     // RFC 7888 section 4: a tagged error (the data skipped), or BYE and close.
@@ -1488,7 +1373,7 @@ fn literals_larger_than_imapd_max_literal_are_refused() {
             answer.starts_with(&format!("{tag} NO")) || answer.starts_with(&format!("{tag} BAD")),
             "{answer}"
         );
-        c.command("NOOP").unwrap().ok().unwrap();
+        c.run_ok("NOOP");
         assert_eq!(status(&mut c, "INBOX", "MESSAGES")["MESSAGES"], 1);
     }
 }
@@ -1554,24 +1439,13 @@ fn fetch_every_item_kind_and_body_sections() {
     let sample = Sample::new();
     let message = sample.message();
     let mut c = site.login("alice");
-    let append = c
-        .append(
-            "INBOX",
-            Some("\\Flagged"),
-            Some("05-Mar-2024 10:11:12 +0100"),
-            message.as_bytes(),
-        )
-        .unwrap()
-        .ok()
-        .unwrap();
-    let uid: u32 = append
-        .code()
-        .unwrap()
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let append = c.append_ok(
+        "INBOX",
+        Some("\\Flagged"),
+        Some("05-Mar-2024 10:11:12 +0100"),
+        message.as_bytes(),
+    );
+    let uid = appended_uid(&append);
     c.select("INBOX").unwrap();
     let one = |c: &mut ImapClient, items: &str| {
         let reply = c
@@ -1693,35 +1567,31 @@ fn fetch_every_item_kind_and_body_sections() {
             .collect::<BTreeSet<String>>()
     };
     // Macros stand alone, never inside parentheses.
-    let fast = c.command("FETCH 1 FAST").unwrap().ok().unwrap();
+    let fast = c.run_ok("FETCH 1 FAST");
     assert_eq!(
         keys(&fast.fetches()[0]),
         set(&["FLAGS", "INTERNALDATE", "RFC822.SIZE"])
     );
-    let all = c.command("FETCH 1 ALL").unwrap().ok().unwrap();
+    let all = c.run_ok("FETCH 1 ALL");
     assert_eq!(
         keys(&all.fetches()[0]),
         set(&["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"])
     );
-    let full = c.command("FETCH 1 FULL").unwrap().ok().unwrap();
+    let full = c.run_ok("FETCH 1 FULL");
     assert_eq!(
         keys(&full.fetches()[0]),
         set(&["FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"])
     );
     // UID FETCH always reports the UID; unknown UIDs are no error, just nothing.
-    let by_uid = c
-        .command(&format!("UID FETCH {uid} (FLAGS)"))
-        .unwrap()
-        .ok()
-        .unwrap();
+    let by_uid = c.run_ok(&format!("UID FETCH {uid} (FLAGS)"));
     assert_eq!(by_uid.fetches()[0].uid(), Some(uid), "{by_uid:?}");
-    let none = c.command("UID FETCH 999 (FLAGS)").unwrap().ok().unwrap();
+    let none = c.run_ok("UID FETCH 999 (FLAGS)");
     assert!(none.fetches().is_empty(), "{none:?}");
     // A message number past the end is an error (RFC 9051 section 6.4.5).
-    c.command("FETCH 2 (FLAGS)").unwrap().expect("BAD").unwrap();
+    c.run_expect("BAD", "FETCH 2 (FLAGS)");
 
     // Full RFC822 and BODY[] set \Seen and report the new flags.
-    let reply = c.command("FETCH 1 (RFC822)").unwrap().ok().unwrap();
+    let reply = c.run_ok("FETCH 1 (RFC822)");
     let f = &reply.fetches()[0];
     assert_eq!(bytes(f, "RFC822"), message.as_bytes());
     let flags_seen: BTreeSet<String> = reply
@@ -1740,30 +1610,14 @@ fn fetch_every_item_kind_and_body_sections() {
 fn body_peek_leaves_seen_alone_while_body_and_binary_set_it() {
     let site = site("imap-peek");
     let mut c = site.login("alice");
-    for n in 1..=4 {
-        c.append(
-            "INBOX",
-            None,
-            None,
-            format!("Subject: {n}\r\n\r\nbody {n}\r\n").as_bytes(),
-        )
-        .unwrap()
-        .ok()
-        .unwrap();
-    }
-    c.select("INBOX").unwrap();
+    fill_inbox(&mut c, 4, |n| {
+        (None, format!("Subject: {n}\r\n\r\nbody {n}\r\n"))
+    });
     let seen = |c: &mut ImapClient, n: u32| {
-        let reply = c
-            .command(&format!("FETCH {n} (FLAGS)"))
-            .unwrap()
-            .ok()
-            .unwrap();
+        let reply = c.run_ok(&format!("FETCH {n} (FLAGS)"));
         flag_set(&reply.fetches()[0].flags().unwrap()).contains("\\SEEN")
     };
-    c.command("FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT] BINARY.PEEK[1] RFC822.HEADER RFC822.SIZE)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.run_ok("FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT] BINARY.PEEK[1] RFC822.HEADER RFC822.SIZE)");
     assert!(!seen(&mut c, 1));
     // BODY[HEADER] sets it too: any non-PEEK section does.
     for (n, item) in [
@@ -1772,11 +1626,7 @@ fn body_peek_leaves_seen_alone_while_body_and_binary_set_it() {
         (3, "BINARY[1]"),
         (4, "RFC822.TEXT"),
     ] {
-        let reply = c
-            .command(&format!("FETCH {n} ({item})"))
-            .unwrap()
-            .ok()
-            .unwrap();
+        let reply = c.run_ok(&format!("FETCH {n} ({item})"));
         assert!(seen(&mut c, n), "{item}: {}", reply.transcript());
         // The change is reported in the same FETCH (RFC 9051 section 6.4.5).
         assert!(
@@ -1807,18 +1657,7 @@ fn body_peek_leaves_seen_alone_while_body_and_binary_set_it() {
 fn store_flags_with_untagged_fetch_replies() {
     let site = site("imap-store");
     let mut c = site.login("alice");
-    for n in 1..=3 {
-        c.append(
-            "INBOX",
-            None,
-            None,
-            format!("Subject: s{n}\r\n\r\nx\r\n").as_bytes(),
-        )
-        .unwrap()
-        .ok()
-        .unwrap();
-    }
-    c.select("INBOX").unwrap();
+    fill_inbox(&mut c, 3, |n| (None, format!("Subject: s{n}\r\n\r\nx\r\n")));
     let flags_in = |reply: &Reply, seq: u32| {
         let f = reply
             .fetches()
@@ -1827,49 +1666,25 @@ fn store_flags_with_untagged_fetch_replies() {
             .unwrap_or_else(|| panic!("no FETCH for {seq}:\n{}", reply.transcript()));
         flag_set(&f.flags().unwrap())
     };
-    let reply = c
-        .command("STORE 1 +FLAGS (\\Flagged)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.run_ok("STORE 1 +FLAGS (\\Flagged)");
     assert_eq!(flags_in(&reply, 1), set(&["\\Flagged"]));
-    let reply = c
-        .command("STORE 1:2 +FLAGS (\\Seen $Label1)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.run_ok("STORE 1:2 +FLAGS (\\Seen $Label1)");
     assert_eq!(
         flags_in(&reply, 1),
         set(&["\\Flagged", "\\Seen", "$Label1"])
     );
     assert_eq!(flags_in(&reply, 2), set(&["\\Seen", "$Label1"]));
-    let reply = c.command("STORE 1 -FLAGS (\\Seen)").unwrap().ok().unwrap();
+    let reply = c.run_ok("STORE 1 -FLAGS (\\Seen)");
     assert_eq!(flags_in(&reply, 1), set(&["\\Flagged", "$Label1"]));
-    let reply = c
-        .command("STORE 2 FLAGS (\\Answered \\Draft)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.run_ok("STORE 2 FLAGS (\\Answered \\Draft)");
     assert_eq!(flags_in(&reply, 2), set(&["\\Answered", "\\Draft"]));
     // .SILENT: no FETCH for this session's own change.
-    let silent = c
-        .command("STORE 3 +FLAGS.SILENT (\\Deleted)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let silent = c.run_ok("STORE 3 +FLAGS.SILENT (\\Deleted)");
     assert!(silent.fetches().is_empty(), "{}", silent.transcript());
-    let silent = c
-        .command("STORE 3 -FLAGS.SILENT (\\Deleted)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let silent = c.run_ok("STORE 3 -FLAGS.SILENT (\\Deleted)");
     assert!(silent.fetches().is_empty(), "{}", silent.transcript());
     // UID STORE reports the UID in each FETCH (RFC 9051 section 6.4.9).
-    let reply = c
-        .command("UID STORE 1:3 +FLAGS (\\Flagged)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.run_ok("UID STORE 1:3 +FLAGS (\\Flagged)");
     let fetches = reply.fetches();
     assert_eq!(fetches.len(), 3, "{}", reply.transcript());
     assert!(
@@ -1892,14 +1707,11 @@ fn store_flags_with_untagged_fetch_replies() {
                 .all(|f| !flag_set(&f.flags().unwrap()).contains("\\NOSUCHSYSTEMFLAG")),
         "{reply:?}"
     );
-    c.command("STORE 9 +FLAGS (\\Seen)")
-        .unwrap()
-        .expect("BAD")
-        .unwrap();
+    c.run_expect("BAD", "STORE 9 +FLAGS (\\Seen)");
     // Flags survive a new session, and are in the file names.
     let mut d = site.login("alice");
     d.select("INBOX").unwrap();
-    let all = d.command("FETCH 1:3 (FLAGS)").unwrap().ok().unwrap();
+    let all = d.run_ok("FETCH 1:3 (FLAGS)");
     assert_eq!(flags_in(&all, 1), set(&["\\Flagged", "$Label1"]));
     assert_eq!(
         flags_in(&all, 2),
@@ -1930,21 +1742,12 @@ fn store_flags_with_untagged_fetch_replies() {
 fn copy_and_move_report_copyuid() {
     let site = site("imap-copy-move");
     let mut c = site.login("alice");
-    for n in 1..=4 {
-        let flags = if n == 1 { Some("\\Seen") } else { None };
-        c.append(
-            "INBOX",
-            flags,
-            None,
-            format!("Subject: m{n}\r\n\r\nx\r\n").as_bytes(),
-        )
-        .unwrap()
-        .ok()
-        .unwrap();
-    }
-    c.select("INBOX").unwrap();
+    fill_inbox(&mut c, 4, |n| {
+        let flags = (n == 1).then_some("\\Seen");
+        (flags, format!("Subject: m{n}\r\n\r\nx\r\n"))
+    });
     let archive_validity = status(&mut c, "Archive", "UIDVALIDITY")["UIDVALIDITY"];
-    let copy = c.command("COPY 1:2 Archive").unwrap().ok().unwrap();
+    let copy = c.run_ok("COPY 1:2 Archive");
     assert_eq!(
         copyuid(&copy.code_value("COPYUID").unwrap_or_default()),
         (archive_validity, vec![1, 2], vec![1, 2]),
@@ -1955,12 +1758,12 @@ fn copy_and_move_report_copyuid() {
     // Flags come along.
     let mut d = site.login("alice");
     d.select("Archive").unwrap();
-    let f = d.command("FETCH 1 (FLAGS)").unwrap().ok().unwrap();
+    let f = d.run_ok("FETCH 1 (FLAGS)");
     assert!(flag_set(&f.fetches()[0].flags().unwrap()).contains("\\SEEN"));
 
     // MOVE: COPYUID in an untagged OK before the EXPUNGEs (RFC 6851 section 4.3).
     let trash_validity = status(&mut c, "Trash", "UIDVALIDITY")["UIDVALIDITY"];
-    let moved = c.command("MOVE 2 Trash").unwrap().ok().unwrap();
+    let moved = c.run_ok("MOVE 2 Trash");
     let code_at = moved
         .untagged
         .iter()
@@ -1980,7 +1783,7 @@ fn copy_and_move_report_copyuid() {
     assert!(code_at < expunge_at, "{}", moved.transcript());
     assert_eq!(uids(&mut c), vec![1, 3, 4]);
     // UID MOVE of UIDs 3:4.
-    let moved = c.command("UID MOVE 3:4 Trash").unwrap().ok().unwrap();
+    let moved = c.run_ok("UID MOVE 3:4 Trash");
     let code = moved.code_value("COPYUID").unwrap();
     assert_eq!(
         copyuid(&code),
@@ -1999,13 +1802,11 @@ fn copy_and_move_report_copyuid() {
     assert_eq!(uids(&mut c), vec![1]);
     assert_eq!(status(&mut c, "Trash", "MESSAGES")["MESSAGES"], 3);
     // Missing destination: NO [TRYCREATE], and nothing moved.
-    let missing = c.command("MOVE 1 NoSuchBox").unwrap().expect("NO").unwrap();
-    assert_eq!(missing.code().as_deref(), Some("TRYCREATE"), "{missing:?}");
-    let missing = c.command("COPY 1 NoSuchBox").unwrap().expect("NO").unwrap();
-    assert_eq!(missing.code().as_deref(), Some("TRYCREATE"), "{missing:?}");
+    expect_no_code(&mut c, "MOVE 1 NoSuchBox", "TRYCREATE");
+    expect_no_code(&mut c, "COPY 1 NoSuchBox", "TRYCREATE");
     assert_eq!(uids(&mut c), vec![1]);
     // UID COPY of a UID that no longer exists: OK, nothing copied.
-    let nothing = c.command("UID COPY 2 Archive").unwrap().ok().unwrap();
+    let nothing = c.run_ok("UID COPY 2 Archive");
     assert!(!nothing.tagged.contains("COPYUID"), "{nothing:?}");
     assert_eq!(status(&mut c, "Archive", "MESSAGES")["MESSAGES"], 2);
     // Another session sees INBOX as the mover left it.
@@ -2026,31 +1827,17 @@ fn copyuid(args: &str) -> (u64, Vec<u32>, Vec<u32>) {
 fn expunge_and_uid_expunge_report_each_message() {
     let site = site("imap-expunge");
     let mut c = site.login("alice");
-    for n in 1..=6 {
-        c.append(
-            "INBOX",
-            None,
-            None,
-            format!("Subject: e{n}\r\n\r\nx\r\n").as_bytes(),
-        )
-        .unwrap()
-        .ok()
-        .unwrap();
-    }
-    c.select("INBOX").unwrap();
-    c.command("STORE 2,3,5 +FLAGS.SILENT (\\Deleted)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    fill_inbox(&mut c, 6, |n| (None, format!("Subject: e{n}\r\n\r\nx\r\n")));
+    c.run_ok("STORE 2,3,5 +FLAGS.SILENT (\\Deleted)");
     // UID EXPUNGE only takes the named UIDs (and only if \Deleted).
-    let reply = c.command("UID EXPUNGE 1:3").unwrap().ok().unwrap();
+    let reply = c.run_ok("UID EXPUNGE 1:3");
     let mut model: Vec<u32> = (1..=6).collect();
     for n in reply.expunged() {
         model.remove(n as usize - 1);
     }
     assert_eq!(model, vec![1, 4, 5, 6], "{}", reply.transcript());
     assert_eq!(uids(&mut c), model);
-    let reply = c.command("EXPUNGE").unwrap().ok().unwrap();
+    let reply = c.run_ok("EXPUNGE");
     for n in reply.expunged() {
         model.remove(n as usize - 1);
     }
@@ -2058,20 +1845,16 @@ fn expunge_and_uid_expunge_report_each_message() {
     assert_eq!(uids(&mut c), model);
     assert_eq!(site.maildir_count("alice"), 3);
     // Nothing to expunge: OK without EXPUNGE responses.
-    let reply = c.command("EXPUNGE").unwrap().ok().unwrap();
+    let reply = c.run_ok("EXPUNGE");
     assert!(reply.expunged().is_empty());
     // UIDs are never reused.
-    let reply = c
-        .append("INBOX", None, None, b"Subject: new\r\n\r\nx\r\n")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.append_ok("INBOX", None, None, b"Subject: new\r\n\r\nx\r\n");
     assert!(reply.code().unwrap().ends_with(" 7"), "{reply:?}");
 }
 
 /// Five messages for SEARCH, appended to "Search".
 fn fill_search_folder(c: &mut ImapClient) -> Vec<u32> {
-    c.command("CREATE Search").unwrap().ok().unwrap();
+    c.run_ok("CREATE Search");
     let long_body = "lorem ipsum dolor sit amet\r\n".repeat(100);
     let messages: Vec<(Option<&str>, &str, String)> = vec![
         (
@@ -2102,21 +1885,8 @@ fn fill_search_folder(c: &mut ImapClient) -> Vec<u32> {
     ];
     let mut uids = Vec::new();
     for (flags, date, text) in messages {
-        let reply = c
-            .append("Search", flags, Some(date), text.as_bytes())
-            .unwrap()
-            .ok()
-            .unwrap();
-        uids.push(
-            reply
-                .code()
-                .unwrap()
-                .rsplit(' ')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap(),
-        );
+        let reply = c.append_ok("Search", flags, Some(date), text.as_bytes());
+        uids.push(appended_uid(&reply));
     }
     uids
 }
@@ -2196,7 +1966,7 @@ fn search_keys_charset_and_esearch() {
     if by_uid != vec![3, 4] {
         failures.push(format!("SEARCH UID: got {by_uid:?}"));
     }
-    let uid_search = c.command("UID SEARCH SEEN").unwrap().ok().unwrap();
+    let uid_search = c.run_ok("UID SEARCH SEEN");
     if search_result(&uid_search) != vec![uids[0], uids[3]] {
         failures.push(format!("UID SEARCH SEEN: {}", uid_search.transcript()));
     }
@@ -2229,11 +1999,7 @@ fn search_keys_charset_and_esearch() {
     }
 
     // ESEARCH (RFC 4731).
-    let reply = c
-        .command("SEARCH RETURN (MIN MAX COUNT) UNSEEN")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.run_ok("SEARCH RETURN (MIN MAX COUNT) UNSEEN");
     let (tag, uid, pairs) = esearch(&reply);
     assert_eq!(tag, reply.tag);
     assert!(!uid);
@@ -2244,25 +2010,17 @@ fn search_keys_charset_and_esearch() {
     if pairs != want {
         failures.push(format!("ESEARCH MIN MAX COUNT: {}", reply.transcript()));
     }
-    let reply = c
-        .command("UID SEARCH RETURN (ALL) SEEN")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.run_ok("UID SEARCH RETURN (ALL) SEEN");
     let (_, uid, pairs) = esearch(&reply);
     assert!(uid, "{}", reply.transcript());
     assert_eq!(
         parse_sequence_set(&pairs["ALL"]).unwrap(),
         vec![uids[0], uids[3]]
     );
-    let reply = c.command("SEARCH RETURN () FLAGGED").unwrap().ok().unwrap();
+    let reply = c.run_ok("SEARCH RETURN () FLAGGED");
     let (_, _, pairs) = esearch(&reply);
     assert_eq!(pairs.get("ALL").map(String::as_str), Some("2"), "{reply:?}");
-    let reply = c
-        .command("SEARCH RETURN (MIN MAX ALL COUNT) KEYWORD nothere")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.run_ok("SEARCH RETURN (MIN MAX ALL COUNT) KEYWORD nothere");
     let (_, _, pairs) = esearch(&reply);
     let want: BTreeMap<String, String> = [("COUNT".to_string(), "0".to_string())].into();
     if pairs != want {
@@ -2270,9 +2028,9 @@ fn search_keys_charset_and_esearch() {
     }
     // IMAP4rev2: plain SEARCH answers with ESEARCH.
     let mut d = site.login("alice");
-    d.command("ENABLE IMAP4rev2").unwrap().ok().unwrap();
+    d.run_ok("ENABLE IMAP4rev2");
     d.select("Search").unwrap();
-    let reply = d.command("SEARCH SEEN").unwrap().ok().unwrap();
+    let reply = d.run_ok("SEARCH SEEN");
     if !reply.untagged_starting("SEARCH").is_empty() {
         failures.push(format!(
             "IMAP4rev2 SEARCH sent * SEARCH: {}",
@@ -2284,10 +2042,7 @@ fn search_keys_charset_and_esearch() {
             failures.push(format!("IMAP4rev2 SEARCH: {}", reply.transcript()));
         }
     }
-    c.command("SEARCH NOSUCHKEY")
-        .unwrap()
-        .expect("BAD")
-        .unwrap();
+    c.run_expect("BAD", "SEARCH NOSUCHKEY");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -2302,12 +2057,9 @@ fn modified_utf7_folder_names() {
         "Tom &- Jerry",
         "&ZeVnLIqe-.Kid",
     ] {
-        c.command(&format!("CREATE {}", quote(name)))
-            .unwrap()
-            .ok()
-            .unwrap();
+        c.run_ok(&format!("CREATE {}", quote(name)));
     }
-    let list = c.command("LIST \"\" \"*\"").unwrap().ok().unwrap();
+    let list = c.run_ok("LIST \"\" \"*\"");
     let got = names(&list_entries(&list, "LIST"));
     for name in [
         "&ZeVnLIqe-",
@@ -2317,31 +2069,17 @@ fn modified_utf7_folder_names() {
     ] {
         assert!(got.contains(name), "{name}: {}", list.transcript());
     }
-    let percent = c
-        .command("LIST \"\" \"&ZeVnLIqe-.%\"")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let percent = c.run_ok("LIST \"\" \"&ZeVnLIqe-.%\"");
     assert_eq!(
         names(&list_entries(&percent, "LIST")),
         set_exact(&["&ZeVnLIqe-.Kid"])
     );
-    c.append("&ZeVnLIqe-", None, None, b"Subject: x\r\n\r\nx\r\n")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.append_ok("&ZeVnLIqe-", None, None, b"Subject: x\r\n\r\nx\r\n");
     assert_eq!(status(&mut c, "&ZeVnLIqe-", "MESSAGES")["MESSAGES"], 1);
     let select = c.select("&ZeVnLIqe-").unwrap();
     assert_eq!(select.count("EXISTS"), Some(1));
-    c.command("RENAME \"Entw&APw-rfe\" \"&ZeVnLIqe-.Entw&APw-rfe\"")
-        .unwrap()
-        .ok()
-        .unwrap();
-    let list = c
-        .command("LIST \"\" \"&ZeVnLIqe-.*\"")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.run_ok("RENAME \"Entw&APw-rfe\" \"&ZeVnLIqe-.Entw&APw-rfe\"");
+    let list = c.run_ok("LIST \"\" \"&ZeVnLIqe-.*\"");
     assert_eq!(
         names(&list_entries(&list, "LIST")),
         set_exact(&["&ZeVnLIqe-.Kid", "&ZeVnLIqe-.Entw&APw-rfe"])
@@ -2374,16 +2112,13 @@ fn two_sessions_see_each_others_changes() {
     let noop_until = |c: &mut ImapClient, what: &str, done: &dyn Fn(&Reply) -> bool| {
         let mut seen = Vec::new();
         wait_until(WAIT, what, || {
-            let reply = c.command("NOOP").unwrap().ok().unwrap();
+            let reply = c.run_ok("NOOP");
             seen.extend(reply.untagged.clone());
             done(&reply).then_some(reply)
         })
         .unwrap_or_else(|e| panic!("{e:#}; seen: {seen:?}"))
     };
-    a.command("STORE 1 +FLAGS (\\Flagged)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    a.run_ok("STORE 1 +FLAGS (\\Flagged)");
     let reply = noop_until(&mut b, "FETCH FLAGS for 1", &|r| {
         r.fetches().iter().any(|f| {
             f.seq == 1
@@ -2392,22 +2127,16 @@ fn two_sessions_see_each_others_changes() {
         })
     });
     assert!(reply.expunged().is_empty());
-    a.append("INBOX", None, None, b"Subject: c3\r\n\r\nz\r\n")
-        .unwrap()
-        .ok()
-        .unwrap();
+    a.append_ok("INBOX", None, None, b"Subject: c3\r\n\r\nz\r\n");
     noop_until(&mut b, "3 EXISTS", &|r| r.count("EXISTS") == Some(3));
-    a.command("STORE 2 +FLAGS.SILENT (\\Deleted)")
-        .unwrap()
-        .ok()
-        .unwrap();
-    a.command("EXPUNGE").unwrap().ok().unwrap();
+    a.run_ok("STORE 2 +FLAGS.SILENT (\\Deleted)");
+    a.run_ok("EXPUNGE");
     let reply = noop_until(&mut b, "EXPUNGE of 2", &|r| !r.expunged().is_empty());
     // The \Deleted flag change may come first; the expunge must be of message 2.
     assert_eq!(reply.expunged(), vec![2], "{}", reply.transcript());
     assert_eq!(uids(&mut b), vec![1, 3]);
     // And the other way round.
-    b.command("STORE 2 +FLAGS (\\Seen)").unwrap().ok().unwrap();
+    b.run_ok("STORE 2 +FLAGS (\\Seen)");
     noop_until(&mut a, "FETCH FLAGS for 2", &|r| {
         r.fetches()
             .iter()
@@ -2415,12 +2144,9 @@ fn two_sessions_see_each_others_changes() {
     });
     // An expunge is not announced while a FETCH/STORE/SEARCH runs (RFC 9051
     // section 7.5.1): b's FETCH right after a's EXPUNGE still answers for 2 messages.
-    a.command("STORE 1 +FLAGS.SILENT (\\Deleted)")
-        .unwrap()
-        .ok()
-        .unwrap();
-    a.command("EXPUNGE").unwrap().ok().unwrap();
-    let fetch = b.command("FETCH 1:* (UID)").unwrap().ok().unwrap();
+    a.run_ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    a.run_ok("EXPUNGE");
+    let fetch = b.run_ok("FETCH 1:* (UID)");
     assert!(fetch.expunged().is_empty(), "{}", fetch.transcript());
     let reply = noop_until(&mut b, "EXPUNGE of 1", &|r| !r.expunged().is_empty());
     assert_eq!(reply.expunged(), vec![1], "{}", reply.transcript());
@@ -2438,11 +2164,7 @@ fn idle_pushes_smtp_delivery_flag_changes_and_expunges() {
         .unwrap();
     let done = c.idle_done().unwrap().ok().unwrap();
     assert!(done.untagged.iter().any(|l| l == "* 1 EXISTS"), "{done:?}");
-    let f = c
-        .command("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let f = c.run_ok("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
     assert_eq!(
         f.fetches()[0]
             .get("BODY[HEADER.FIELDS (SUBJECT)]")
@@ -2455,21 +2177,13 @@ fn idle_pushes_smtp_delivery_flag_changes_and_expunges() {
     let mut other = site.login("alice");
     other.select("INBOX").unwrap();
     c.idle().unwrap();
-    other
-        .command("STORE 1 +FLAGS (\\Seen)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    other.run_ok("STORE 1 +FLAGS (\\Seen)");
     c.idle_wait(WAIT, "FETCH with \\Seen", |l| {
         l.starts_with("* 1 FETCH") && l.contains("\\Seen")
     })
     .unwrap();
-    other
-        .command("STORE 1 +FLAGS.SILENT (\\Deleted)")
-        .unwrap()
-        .ok()
-        .unwrap();
-    other.command("EXPUNGE").unwrap().ok().unwrap();
+    other.run_ok("STORE 1 +FLAGS.SILENT (\\Deleted)");
+    other.run_ok("EXPUNGE");
     c.idle_wait(WAIT, "* 1 EXPUNGE", |l| l == "* 1 EXPUNGE")
         .unwrap();
     c.idle_done().unwrap().ok().unwrap();
@@ -2482,32 +2196,20 @@ fn idle_pushes_smtp_delivery_flag_changes_and_expunges() {
     c.write_raw(b"X1 NOOP\r\n").unwrap();
     let answer = c.read_one(WAIT).unwrap().unwrap();
     assert!(answer.contains(" BAD"), "{answer}");
-    c.command("NOOP").unwrap().ok().unwrap();
+    c.run_ok("NOOP");
 }
 
 #[test]
 fn uids_and_uidvalidity_survive_a_master_restart() {
     let mut site = site("imap-restart");
-    for n in 1..=3 {
-        site.deliver("alice@example.org", &format!("keep{n}"), "x\r\n");
-    }
+    site.deliver_numbered("alice@example.org", "keep", 3, "x\r\n");
     let mut c = site.login("alice");
     let select = c.select("INBOX").unwrap();
     let validity = select.code_value("UIDVALIDITY").unwrap();
-    c.command("STORE 2 +FLAGS.SILENT (\\Deleted \\Flagged)")
-        .unwrap()
-        .ok()
-        .unwrap();
-    c.command("STORE 3 +FLAGS.SILENT (\\Answered)")
-        .unwrap()
-        .ok()
-        .unwrap();
-    c.command("EXPUNGE").unwrap().ok().unwrap();
-    let before = c
-        .command("FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        .unwrap()
-        .ok()
-        .unwrap();
+    c.run_ok("STORE 2 +FLAGS.SILENT (\\Deleted \\Flagged)");
+    c.run_ok("STORE 3 +FLAGS.SILENT (\\Answered)");
+    c.run_ok("EXPUNGE");
+    let before = c.run_ok("FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
     drop(c);
     site.instance.stop().unwrap();
     site.instance.start_master().unwrap();
@@ -2516,11 +2218,7 @@ fn uids_and_uidvalidity_survive_a_master_restart() {
     let select = c.select("INBOX").unwrap();
     assert_eq!(select.code_value("UIDVALIDITY").unwrap(), validity);
     assert_eq!(select.code_value("UIDNEXT").as_deref(), Some("4"));
-    let after = c
-        .command("FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let after = c.run_ok("FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
     let view = |r: &Reply| {
         r.fetches()
             .iter()
@@ -2539,7 +2237,7 @@ fn uids_and_uidvalidity_survive_a_master_restart() {
     // A new message takes the next UID: none is reused.
     site.deliver("alice@example.org", "after-restart", "x\r\n");
     wait_until(WAIT, "3 EXISTS after the delivery", || {
-        let noop = c.command("NOOP").unwrap().ok().unwrap();
+        let noop = c.run_ok("NOOP");
         (noop.count("EXISTS") == Some(3)).then_some(())
     })
     .unwrap();
@@ -2554,11 +2252,7 @@ fn cross_protocol_smtp_in_imap_and_pop3_out() {
     let select = c.select("INBOX").unwrap();
     assert_eq!(select.count("EXISTS"), Some(1));
     let validity: u32 = select.code_value("UIDVALIDITY").unwrap().parse().unwrap();
-    let f = c
-        .command("FETCH 1 (UID BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let f = c.run_ok("FETCH 1 (UID BODY.PEEK[TEXT] BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
     let f = &f.fetches()[0];
     let uid = f.uid().unwrap();
     assert_eq!(
@@ -2590,7 +2284,7 @@ fn cross_protocol_smtp_in_imap_and_pop3_out() {
     say(&mut pop, "QUIT");
     // IMAP learns of the deletion at its next NOOP.
     let reply = wait_until(WAIT, "EXPUNGE after POP3 DELE", || {
-        let reply = c.command("NOOP").unwrap().ok().unwrap();
+        let reply = c.run_ok("NOOP");
         (!reply.expunged().is_empty()).then_some(reply)
     })
     .unwrap();
@@ -2598,15 +2292,12 @@ fn cross_protocol_smtp_in_imap_and_pop3_out() {
     let st = status(&mut c, "INBOX", "MESSAGES");
     assert_eq!(st["MESSAGES"], 0);
     // And mail appended by IMAP is what POP3 serves.
-    c.append(
+    c.append_ok(
         "INBOX",
         None,
         None,
         b"Subject: from imap\r\n\r\nappended\r\n",
-    )
-    .unwrap()
-    .ok()
-    .unwrap();
+    );
     let out = python(&format!(
         r#"
 import poplib
@@ -3034,11 +2725,7 @@ fn mime_fixtures_match_dovecot() {
     let mut c = site.login("alice");
     let select = c.select("INBOX").unwrap();
     assert_eq!(select.count("EXISTS"), Some(fixtures.len() as u32));
-    let reply = c
-        .command("FETCH 1:* (RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE)")
-        .unwrap()
-        .ok()
-        .unwrap();
+    let reply = c.run_ok("FETCH 1:* (RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE)");
     let fetches = reply.fetches();
     assert_eq!(fetches.len(), fixtures.len(), "{}", reply.transcript());
     let mut failures = Vec::new();

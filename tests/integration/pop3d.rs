@@ -5,9 +5,12 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use testkit::{Instance, SmtpClient, free_port, wait_until};
+use testkit::{Instance, free_port, wait_until};
 
-use crate::support::{mail_instance, start_mail_instance};
+use crate::support::{
+    ALICE_AND_BOB, mail_dir, maildir_count, maildir_instance, python, smtp_send,
+    start_mail_instance,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -25,21 +28,11 @@ fn pop(name: &str) -> Pop {
         free_port().unwrap(),
         free_port().unwrap(),
     );
-    let builder = mail_instance(name, smtp)
-        .main("virtual_mailbox_base", "$queue_directory/../mail")
-        .service("qmgr unix - - n - 1 qmgr")
-        .service("local unix - - n - - local")
-        .service(&format!("127.0.0.1:{pop3} inet n - n - - pop3d"))
-        .service(&format!(
-            "127.0.0.1:{pop3s} inet n - n - - pop3d -o pop3d_tls_wrappermode=yes"
-        ));
-    let instance = start_mail_instance(
-        builder,
-        &[],
-        "alice@example.org:{PLAIN}alice-pw\nbob@example.org:{PLAIN}bob-pw\n",
-        "",
-    );
-    let mail = instance.queue_dir().parent().unwrap().join("mail");
+    let builder = maildir_instance(name, smtp, pop3).service(&format!(
+        "127.0.0.1:{pop3s} inet n - n - - pop3d -o pop3d_tls_wrappermode=yes"
+    ));
+    let instance = start_mail_instance(builder, &[], ALICE_AND_BOB, "");
+    let mail = mail_dir(&instance);
     Pop {
         instance,
         smtp,
@@ -51,37 +44,15 @@ fn pop(name: &str) -> Pop {
 
 impl Pop {
     fn deliver(&self, to: &str, subject: &str, body: &str) {
-        let mut c = SmtpClient::connect(self.smtp).unwrap();
-        c.send("EHLO client.example")
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        c.send("MAIL FROM:<sender@remote.test>")
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        c.send(&format!("RCPT TO:<{to}>"))
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        c.data(&format!(
-            "Subject: {subject}\r\nMessage-ID: <{subject}@remote.test>\r\n\r\n{body}"
-        ))
-        .unwrap()
-        .expect_code(250)
-        .unwrap();
+        smtp_send(
+            self.smtp,
+            to,
+            &format!("Subject: {subject}\r\nMessage-ID: <{subject}@remote.test>\r\n\r\n{body}"),
+        );
     }
 
     fn maildir_count(&self, user: &str) -> usize {
-        let dir = self.mail.join("example.org").join(user);
-        ["new", "cur"]
-            .iter()
-            .map(|d| {
-                std::fs::read_dir(dir.join(d))
-                    .map(|e| e.count())
-                    .unwrap_or(0)
-            })
-            .sum()
+        maildir_count(&self.mail.join("example.org").join(user))
     }
 
     fn wait_delivered(&self, user: &str, count: usize) {
@@ -90,21 +61,6 @@ impl Pop {
         })
         .unwrap_or_else(|e| panic!("{e:#}\n{}", self.instance.dump()));
     }
-}
-
-fn python(script: &str) -> String {
-    let output = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{text}");
-    text
 }
 
 #[test]

@@ -3,10 +3,14 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use testkit::{Builder, Instance};
+use testkit::{Builder, Instance, SmtpClient};
+
+/// The users file of the mail tests: alice and bob in example.org.
+pub const ALICE_AND_BOB: &str =
+    "alice@example.org:{PLAIN}alice-pw\nbob@example.org:{PLAIN}bob-pw\n";
 
 /// An instance with smtpd on 127.0.0.1:SMTP, the virtual domain example.org (users
 /// in `$config_directory/users`) and aliases in `$config_directory/aliases`; add the
@@ -18,6 +22,69 @@ pub fn mail_instance(name: &str, smtp: u16) -> Builder {
         .main("virtual_user_maps", "passwd-file:$config_directory/users")
         .main("alias_maps", "hash:$config_directory/aliases")
         .service(&format!("127.0.0.1:{smtp} inet n - n - - smtpd"))
+}
+
+/// [`mail_instance`] delivering into Maildirs below [`mail_dir`] (qmgr and local), with
+/// pop3d on 127.0.0.1:POP3.
+pub fn maildir_instance(name: &str, smtp: u16, pop3: u16) -> Builder {
+    mail_instance(name, smtp)
+        .main("virtual_mailbox_base", "$queue_directory/../mail")
+        .service("qmgr unix - - n - 1 qmgr")
+        .service("local unix - - n - - local")
+        .service(&format!("127.0.0.1:{pop3} inet n - n - - pop3d"))
+}
+
+/// Where a [`maildir_instance`] keeps the Maildirs (`DOMAIN/USER` below it).
+pub fn mail_dir(instance: &Instance) -> PathBuf {
+    instance.queue_dir().parent().unwrap().join("mail")
+}
+
+/// How many messages the Maildir `dir` holds (in `new/` and `cur/`).
+pub fn maildir_count(dir: &Path) -> usize {
+    ["new", "cur"]
+        .iter()
+        .map(|d| {
+            std::fs::read_dir(dir.join(d))
+                .map(|e| e.count())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// Sends `message` from sender@remote.test to `to` over SMTP on 127.0.0.1:SMTP,
+/// every step answered 250; returns the client, still connected.
+pub fn smtp_send(smtp: u16, to: &str, message: &str) -> SmtpClient {
+    let mut c = SmtpClient::connect(smtp).unwrap();
+    c.send("EHLO client.example")
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    c.send("MAIL FROM:<sender@remote.test>")
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    c.send(&format!("RCPT TO:<{to}>"))
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    c.data(message).unwrap().expect_code(250).unwrap();
+    c
+}
+
+/// Runs `script` with `python3 -c`, which must succeed; its stdout and stderr.
+pub fn python(script: &str) -> String {
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{text}");
+    text
 }
 
 /// Sets the `extra` main.cf parameters, writes the users and aliases files, starts

@@ -74,6 +74,13 @@ impl Dovecot {
         dovecot
     }
 
+    /// add_flags - add `flags` to the `messages` (`all`, `uid N`) of alice's INBOX.
+    fn add_flags(&self, flags: &str, messages: &[&str]) {
+        let mut args = vec!["flags", "add", "-u", "alice", flags, "mailbox", "INBOX"];
+        args.extend_from_slice(messages);
+        self.doveadm(&args);
+    }
+
     fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -216,6 +223,74 @@ fn chown_tree(path: &Path, uid: u32, gid: u32) {
     }
 }
 
+/// have_doveadm - whether Dovecot's doveadm runs here.
+fn have_doveadm() -> bool {
+    Command::new("doveadm").arg("-V").output().is_ok()
+}
+
+/// A Maildir (`home/Maildir`) in a temporary directory, and the user
+/// Dovecot's mail processes run as.
+struct Site {
+    dir: tempfile::TempDir,
+    home: PathBuf,
+    uid: u32,
+    gid: u32,
+}
+
+impl Site {
+    /// with_doveadm - [`Site::new`], or None (the test skipped, with a note)
+    /// where doveadm is not installed.
+    fn with_doveadm() -> Option<Site> {
+        if !have_doveadm() {
+            eprintln!("skipped: doveadm is not installed (Debian: apt-get install dovecot-core)");
+            return None;
+        }
+        Some(Site::new())
+    }
+
+    /// new - the directories, with the Maildir created.
+    fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        // Dovecot's mail processes must reach the Maildir.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let (uid, gid) = if nix::unistd::Uid::effective().is_root() {
+            (65534, 65534)
+        } else {
+            (
+                nix::unistd::Uid::effective().as_raw(),
+                nix::unistd::Gid::effective().as_raw(),
+            )
+        };
+        let home = dir.path().join("home");
+        let site = Site {
+            dir,
+            home,
+            uid,
+            gid,
+        };
+        site.maildir().ensure(None, DEFAULT_MODE).unwrap();
+        site
+    }
+
+    fn maildir(&self) -> Maildir {
+        Maildir::new(self.home.join("Maildir"))
+    }
+
+    /// hand_over - give the home to Dovecot's user, when running as root
+    /// (otherwise it is already the user's).
+    fn hand_over(&self) {
+        if nix::unistd::Uid::effective().is_root() {
+            chown_tree(&self.home, self.uid, self.gid);
+        }
+    }
+
+    /// start_dovecot - hand the home over and start Dovecot on it.
+    fn start_dovecot(&self) -> Dovecot {
+        self.hand_over();
+        Dovecot::start(self.dir.path(), &self.home, self.uid, self.gid)
+    }
+}
+
 fn deliver(md: &Maildir, subject: &str) -> String {
     let message = format!("Subject: {subject}\r\n\r\nbody of {subject}\r\n");
     let d = md
@@ -226,24 +301,10 @@ fn deliver(md: &Maildir, subject: &str) -> String {
 
 #[test]
 fn dovecot_and_postern_agree_on_uids_uidvalidity_and_flags() {
-    if Command::new("doveadm").arg("-V").output().is_err() {
-        eprintln!("skipped: doveadm is not installed (Debian: apt-get install dovecot-core)");
+    let Some(site) = Site::with_doveadm() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    // Dovecot's mail processes must reach the Maildir.
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let (uid, gid) = if nix::unistd::Uid::effective().is_root() {
-        (65534, 65534)
-    } else {
-        (
-            nix::unistd::Uid::effective().as_raw(),
-            nix::unistd::Gid::effective().as_raw(),
-        )
     };
-    let home = dir.path().join("home");
-    let md = Maildir::new(home.join("Maildir"));
-    md.ensure(None, DEFAULT_MODE).unwrap();
+    let md = site.maildir();
 
     // 1. Postern delivers (and another tool left a flagged message in
     //    cur/ without sizes in its name); Dovecot indexes the Maildir first.
@@ -256,13 +317,7 @@ fn dovecot_and_postern_agree_on_uids_uidvalidity_and_flags() {
         "Subject: foreign\n\nno sizes in my name\n",
     )
     .unwrap();
-    let tree_owner = |uid, gid| {
-        if nix::unistd::Uid::effective().is_root() {
-            chown_tree(&home, uid, gid);
-        }
-    };
-    tree_owner(uid, gid);
-    let dovecot = Dovecot::start(dir.path(), &home, uid, gid);
+    let dovecot = site.start_dovecot();
     let theirs = dovecot.messages();
     let (uidvalidity, uidnext) = dovecot.status();
     assert_eq!(theirs.len(), 4, "{theirs:?}");
@@ -291,7 +346,7 @@ fn dovecot_and_postern_agree_on_uids_uidvalidity_and_flags() {
     );
     assert_eq!(mailbox.expunge(&[3]).unwrap(), 1);
     mailbox.refresh().unwrap();
-    tree_owner(uid, gid);
+    site.hand_over();
     let theirs = dovecot.messages();
     assert_eq!(ours(&mailbox), theirs);
     assert_eq!(dovecot.status(), (uidvalidity, mailbox.next_uid()));
@@ -305,23 +360,11 @@ fn dovecot_and_postern_agree_on_uids_uidvalidity_and_flags() {
         "Subject: late\n\nfrom another MDA\n",
     )
     .unwrap();
-    tree_owner(uid, gid);
+    site.hand_over();
     let theirs = dovecot.messages();
     assert_eq!(theirs.last().unwrap().0, 7, "{theirs:?}");
-    dovecot.doveadm(&[
-        "flags", "add", "-u", "alice", "\\Seen", "mailbox", "INBOX", "uid", "5",
-    ]);
-    dovecot.doveadm(&[
-        "flags",
-        "add",
-        "-u",
-        "alice",
-        "\\Flagged",
-        "mailbox",
-        "INBOX",
-        "uid",
-        "7",
-    ]);
+    dovecot.add_flags("\\Seen", &["uid", "5"]);
+    dovecot.add_flags("\\Flagged", &["uid", "7"]);
     dovecot.doveadm(&["expunge", "-u", "alice", "mailbox", "INBOX", "uid", "2"]);
     let theirs = dovecot.messages();
     let (_, uidnext) = dovecot.status();
@@ -348,7 +391,7 @@ fn dovecot_and_postern_agree_on_uids_uidvalidity_and_flags() {
     deliver(&md, "f");
     mailbox.refresh().unwrap();
     assert_eq!(mailbox.messages().last().unwrap().uid, 8);
-    tree_owner(uid, gid);
+    site.hand_over();
     assert_eq!(dovecot.messages(), ours(&mailbox));
     assert_eq!(dovecot.status(), (uidvalidity, 9));
 }
@@ -369,57 +412,19 @@ fn keyword_names(mailbox: &Mailbox, keywords: &Keywords, uid: u32) -> Vec<String
 
 #[test]
 fn dovecot_and_postern_share_keywords() {
-    if Command::new("doveadm").arg("-V").output().is_err() {
-        eprintln!("skipped: doveadm is not installed (Debian: apt-get install dovecot-core)");
+    let Some(site) = Site::with_doveadm() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let (uid, gid) = if nix::unistd::Uid::effective().is_root() {
-        (65534, 65534)
-    } else {
-        (
-            nix::unistd::Uid::effective().as_raw(),
-            nix::unistd::Gid::effective().as_raw(),
-        )
     };
-    let home = dir.path().join("home");
-    let md = Maildir::new(home.join("Maildir"));
-    md.ensure(None, DEFAULT_MODE).unwrap();
+    let md = site.maildir();
     deliver(&md, "a");
     deliver(&md, "b");
     let mut mailbox = Mailbox::open(&md).unwrap();
     mailbox.move_new_to_cur().unwrap();
-    let tree_owner = || {
-        if nix::unistd::Uid::effective().is_root() {
-            chown_tree(&home, uid, gid);
-        }
-    };
-    tree_owner();
-    let dovecot = Dovecot::start(dir.path(), &home, uid, gid);
+    let dovecot = site.start_dovecot();
 
     // 1. Dovecot sets keywords; Postern reads their names.
-    dovecot.doveadm(&[
-        "flags",
-        "add",
-        "-u",
-        "alice",
-        "$Label1 Junk",
-        "mailbox",
-        "INBOX",
-        "all",
-    ]);
-    dovecot.doveadm(&[
-        "flags",
-        "add",
-        "-u",
-        "alice",
-        "Important",
-        "mailbox",
-        "INBOX",
-        "uid",
-        "1",
-    ]);
+    dovecot.add_flags("$Label1 Junk", &["all"]);
+    dovecot.add_flags("Important", &["uid", "1"]);
     mailbox.refresh().unwrap();
     let mut keywords = Keywords::load(&md).unwrap();
     assert_eq!(
@@ -444,7 +449,7 @@ fn dovecot_and_postern_share_keywords() {
     flags.remove_keyword_letter(junk);
     flags.insert(Flag::Seen);
     assert!(mailbox.set_flags(2, flags).unwrap());
-    tree_owner();
+    site.hand_over();
     assert_eq!(
         dovecot.flags(2),
         ["$Label1", "Important", "NonJunk", "\\Seen"]
@@ -452,9 +457,7 @@ fn dovecot_and_postern_share_keywords() {
     assert_eq!(dovecot.flags(1), ["$Label1", "Important", "Junk"]);
 
     // 3. And Dovecot, adding after Postern, does not reuse its letter.
-    dovecot.doveadm(&[
-        "flags", "add", "-u", "alice", "Later", "mailbox", "INBOX", "uid", "1",
-    ]);
+    dovecot.add_flags("Later", &["uid", "1"]);
     mailbox.refresh().unwrap();
     keywords.refresh().unwrap();
     assert_eq!(
@@ -571,12 +574,9 @@ impl Dovecot {
             .filter(|l| l.starts_with("* ") && l.contains(" FETCH ("))
             .map(|l| {
                 let after = |key: &str| &l[l.find(key).unwrap() + key.len()..];
-                let uid = after("UID ")
-                    .split([' ', ')'])
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap();
+                // The number after `key`.
+                let number = |key: &str| after(key).split([' ', ')']).next().unwrap();
+                let uid = number("UID ").parse().unwrap();
                 let flags = after("FLAGS (").split(')').next().unwrap();
                 let mut flags: Vec<String> = flags
                     .split_whitespace()
@@ -585,12 +585,7 @@ impl Dovecot {
                     .collect();
                 flags.sort();
                 let date = after("INTERNALDATE \"").split('"').next().unwrap();
-                let size = after("RFC822.SIZE ")
-                    .split([' ', ')'])
-                    .next()
-                    .unwrap()
-                    .parse()
-                    .unwrap();
+                let size = number("RFC822.SIZE ").parse().unwrap();
                 (uid, flags, imap_date(date), size)
             })
             .collect()
@@ -680,30 +675,14 @@ fn dovecot_and_postern_share_folders_subscriptions_appends_and_copies() {
     let imap_binary = ["/usr/lib/dovecot/imap", "/usr/libexec/dovecot/imap"]
         .iter()
         .any(|p| Path::new(p).exists());
-    if Command::new("doveadm").arg("-V").output().is_err() || !imap_binary {
+    if !have_doveadm() || !imap_binary {
         eprintln!(
             "skipped: Dovecot's imap is not installed (Debian: apt-get install dovecot-imapd)"
         );
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let (uid, gid) = if nix::unistd::Uid::effective().is_root() {
-        (65534, 65534)
-    } else {
-        (
-            nix::unistd::Uid::effective().as_raw(),
-            nix::unistd::Gid::effective().as_raw(),
-        )
-    };
-    let home = dir.path().join("home");
-    let md = Maildir::new(home.join("Maildir"));
-    md.ensure(None, DEFAULT_MODE).unwrap();
-    let tree_owner = || {
-        if nix::unistd::Uid::effective().is_root() {
-            chown_tree(&home, uid, gid);
-        }
-    };
+    let site = Site::new();
+    let md = site.maildir();
 
     // 1. Postern makes folders, subscriptions, appends and a copy.
     for name in ["A.B.C", "Top", "&AOQ-rger", "inbox.sub", "D", "D.E"] {
@@ -747,9 +726,8 @@ fn dovecot_and_postern_share_folders_subscriptions_appends_and_copies() {
     let d = md.resolve("D").unwrap();
     let copied = Mailbox::open(&top).unwrap().copy_to(&[1], &d).unwrap();
     assert_eq!(copied.uids, [(1, 1)]);
-    tree_owner();
 
-    let dovecot = Dovecot::start(dir.path(), &home, uid, gid);
+    let dovecot = site.start_dovecot();
     // Dovecot lists what Postern created, with the same attributes.
     let theirs = dovecot.list();
     assert_eq!(theirs, postern_list(&md));
@@ -869,7 +847,7 @@ fn dovecot_and_postern_share_folders_subscriptions_appends_and_copies() {
             &DeliverOptions::default(),
         )
         .unwrap();
-    tree_owner();
+    site.hand_over();
     assert_eq!(dovecot.folder_status("Later").0, later_validity);
     assert_eq!(dovecot.lsub(), ["A.B.C", "INBOX", "Moved", "New.Sub"]);
     assert_eq!(dovecot.list(), postern_list(&md));
@@ -877,7 +855,7 @@ fn dovecot_and_postern_share_folders_subscriptions_appends_and_copies() {
     assert_eq!(dovecot.fetch("New.Sub"), postern_fetch(&new_sub));
     assert_eq!(dovecot.fetch("New.Sub")[1].0, appended.uid);
     md.delete_folder("P").unwrap();
-    tree_owner();
+    site.hand_over();
     let after_delete = dovecot.imap("a SELECT P\r\nb SELECT P.Q\r\nz LOGOUT\r\n");
     assert!(after_delete.contains("\na NO"), "{after_delete}");
     assert!(after_delete.contains("\nb OK"), "{after_delete}");

@@ -46,10 +46,23 @@ pub fn bin_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that was free a moment ago, and that no earlier call in
+/// this process handed out (the kernel may give a just-closed port again, and a test
+/// asking for two ports must not get the same one twice).
 pub fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..1000 {
+        let listener = TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let mut handed_out = HANDED_OUT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no TCP port on 127.0.0.1 that was not handed out before")
 }
 
 /// Creates the system user `name` (no home, no shell) if it does not exist yet.
