@@ -91,18 +91,26 @@ impl Maildir {
     /// none. Works from the root whichever Maildir `self` is.
     pub fn subscriptions(&self) -> Result<Vec<String>, Error> {
         let root_fd = open_dir(self.root())?;
+        Ok(self.read_subscriptions(root_fd.as_fd())?.1)
+    }
+
+    /// read_subscriptions - the file's version and names (a missing file is
+    /// an empty version-2 list), from the root open as `root_fd`.
+    fn read_subscriptions(
+        &self,
+        root_fd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<(Version, Vec<String>), Error> {
         let data = read_file_at(
-            root_fd.as_fd(),
+            root_fd,
             self.root(),
             SUBSCRIPTIONS,
             MAX_SIZE,
             "subscriptions file",
         )?;
-        Ok(parse(
-            data.as_deref().unwrap_or_default(),
-            &self.root().join(SUBSCRIPTIONS),
-        )
-        .1)
+        Ok(match data {
+            Some(data) => parse(&data, &self.root().join(SUBSCRIPTIONS)),
+            None => (Version::V2, Vec::new()),
+        })
     }
 
     /// subscribe - add `name` to the subscriptions (IMAP SUBSCRIBE);
@@ -147,17 +155,7 @@ impl Maildir {
     ) -> Result<bool, Error> {
         let root_fd = open_dir(self.root())?;
         let _lock = uidlock::lock_file(root_fd.as_fd(), self.root(), LOCK, TIMING)?;
-        let data = read_file_at(
-            root_fd.as_fd(),
-            self.root(),
-            SUBSCRIPTIONS,
-            MAX_SIZE,
-            "subscriptions file",
-        )?;
-        let (version, mut names) = match &data {
-            Some(data) => parse(data, &self.root().join(SUBSCRIPTIONS)),
-            None => (Version::V2, Vec::new()),
-        };
+        let (version, mut names) = self.read_subscriptions(root_fd.as_fd())?;
         if !change(&mut names) {
             return Ok(false);
         }
