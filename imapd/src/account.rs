@@ -354,6 +354,28 @@ impl Account {
                 let _ = self.write_status(&folder.name, items, selected, out);
             }
         }
+        if subscribed_only && !special_only {
+            // Subscribed names whose mailbox is gone are still listed (RFC 3501
+            // 6.3.9, RFC 5258 3.1: \NonExistent).
+            let attributes = if lsub {
+                "\\Noselect"
+            } else {
+                "\\Subscribed \\NonExistent"
+            };
+            for name in &subscriptions {
+                let exists = folders
+                    .iter()
+                    .any(|f| &f.name == name || (is_inbox(name) && is_inbox(&f.name)));
+                let matches = patterns
+                    .iter()
+                    .any(|p| pattern_matches(&format!("{reference}{p}"), name));
+                if !exists && matches {
+                    out.extend_from_slice(format!("* {verb} ({attributes}) \".\" ").as_bytes());
+                    encode::astring(out, name.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+        }
         Response::tagged(tag, Status::Ok, format!("{verb} completed"))
     }
 

@@ -1035,6 +1035,34 @@ fn create_delete_rename_subscribe_and_lsub() {
             && ext.iter().any(|e| e.name == "Parent"),
         "{ext:?}"
     );
+    // A subscription outlives its mailbox: LSUB shows it \Noselect, LIST
+    // (SUBSCRIBED) \NonExistent (RFC 3501 6.3.9, RFC 5258 3.1).
+    c.run_ok("CREATE Gone");
+    c.run_ok("SUBSCRIBE Gone");
+    c.run_ok("DELETE Gone");
+    let lsub = c.run_ok("LSUB \"\" \"Gone\"");
+    let gone = list_entries(&lsub, "LSUB");
+    assert!(
+        gone.len() == 1 && gone[0].attributes.contains("\\NOSELECT"),
+        "{}",
+        lsub.transcript()
+    );
+    let ext = c.run_ok("LIST (SUBSCRIBED) \"\" \"Gone\"");
+    let gone = list_entries(&ext, "LIST");
+    assert!(
+        gone.len() == 1
+            && gone[0].attributes.contains("\\NONEXISTENT")
+            && gone[0].attributes.contains("\\SUBSCRIBED"),
+        "{}",
+        ext.transcript()
+    );
+    let plain = c.run_ok("LIST \"\" \"Gone\"");
+    assert!(
+        list_entries(&plain, "LIST").is_empty(),
+        "{}",
+        plain.transcript()
+    );
+    c.run_ok("UNSUBSCRIBE Gone");
     c.run_ok("UNSUBSCRIBE Parent");
     let lsub = c.run_ok("LSUB \"\" \"*\"");
     assert!(!names(&list_entries(&lsub, "LSUB")).contains("Parent"));
