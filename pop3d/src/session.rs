@@ -26,6 +26,8 @@ pub struct Shared {
 
 /// How much is read from the socket at a time.
 const READ_SIZE: usize = 16 * 1024;
+/// Output held before it is written even with more commands waiting.
+const FLUSH_AT: usize = 64 * 1024;
 /// Bad commands before the server hangs up.
 const ERROR_LIMIT: u32 = 20;
 
@@ -199,6 +201,11 @@ impl<'a> Session<'a> {
             match &mut self.state {
                 State::Authorization { .. } => self.authorization(command).await?,
                 State::Transaction(_) => self.transaction(command).await?,
+            }
+            // A client pipelining many RETRs gets each answer sent before the next
+            // is made, so the output never holds more than about one message.
+            if self.outbuf.len() >= FLUSH_AT {
+                self.flush().await?;
             }
         }
     }
