@@ -9,7 +9,7 @@ use imap_proto::{Code, Command, CommandBody, Response, Status};
 use imap_proto::{Event, Framer};
 use service::{CancellationToken, Stream};
 use tls::MaybeTls;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tracing::{info, warn};
 
 use crate::account::Account;
@@ -145,15 +145,10 @@ impl<'a> Session<'a> {
         }
         let out = std::mem::take(&mut self.outbuf);
         self.bytes_out += out.len() as u64;
-        match tokio::time::timeout(self.shared.timeout, async {
-            self.io.write_all(&out).await?;
-            self.io.flush().await
-        })
-        .await
-        {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(End::Gone),
-        }
+        self.io
+            .send(&out, self.shared.timeout)
+            .await
+            .map_err(|_| End::Gone)
     }
 
     /// Flushes when enough output has piled up.
@@ -751,8 +746,8 @@ fn block<T>(f: impl FnOnce() -> T) -> T {
 /// Not authenticated: STARTTLS, LOGIN, AUTHENTICATE.
 impl Session<'_> {
     async fn start_tls(&mut self) -> Result<(), End> {
-        match tokio::time::timeout(self.shared.timeout, self.io.upgrade(&self.shared.tls)).await {
-            Ok(Ok(_)) => {
+        match self.io.upgrade(&self.shared.tls, self.shared.timeout).await {
+            Ok(_) => {
                 self.tls = true;
                 Ok(())
             }

@@ -8,7 +8,7 @@ use pop3_proto::{Code, Command, MAX_AUTH_LINE, MAX_LINE, MultiLine, Response};
 use service::{CancellationToken, Stream};
 use smtp_proto::command::LineReader;
 use tls::MaybeTls;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tracing::{info, warn};
 
 use crate::maildrop::{Maildrop, OpenError};
@@ -120,15 +120,10 @@ impl<'a> Session<'a> {
             return Ok(());
         }
         let out = std::mem::take(&mut self.outbuf);
-        match tokio::time::timeout(self.shared.timeout, async {
-            self.io.write_all(&out).await?;
-            self.io.flush().await
-        })
-        .await
-        {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(End::Gone),
-        }
+        self.io
+            .send(&out, self.shared.timeout)
+            .await
+            .map_err(|_| End::Gone)
     }
 
     async fn next_line(&mut self) -> Result<Result<Vec<u8>, ()>, End> {
@@ -549,8 +544,8 @@ impl<'a> Session<'a> {
     }
 
     async fn start_tls(&mut self) -> Result<(), End> {
-        match tokio::time::timeout(self.shared.timeout, self.io.upgrade(&self.shared.tls)).await {
-            Ok(Ok(summary)) => {
+        match self.io.upgrade(&self.shared.tls, self.shared.timeout).await {
+            Ok(summary) => {
                 self.tls = Some(summary.map_or_else(|| "TLS".to_owned(), |s| s.to_string()));
                 Ok(())
             }

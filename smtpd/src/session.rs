@@ -20,7 +20,7 @@ use smtp_proto::{
     ForwardPath, Mechanism, RcptTo, Reply, ReversePath, parse_command,
 };
 use spool::{DsnNotify, DsnRet, Envelope, Recipient, Spool};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tracing::{debug, error, warn};
 
 use crate::headers::Completion;
@@ -308,15 +308,10 @@ impl<'a> Session<'a> {
         }
         let timeout = self.settings().timeout;
         let out = std::mem::take(&mut self.outbuf);
-        match tokio::time::timeout(timeout, async {
-            self.io.write_all(&out).await?;
-            self.io.flush().await
-        })
-        .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(End::Io(e)),
-            Err(_) => Err(End::Timeout),
+        match self.io.send(&out, timeout).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(End::Timeout),
+            Err(e) => Err(End::Io(e)),
         }
     }
 
@@ -870,8 +865,8 @@ impl<'a> Session<'a> {
             return Err(End::Closed);
         };
         let timeout = self.settings().timeout;
-        match tokio::time::timeout(timeout, self.io.upgrade(&acceptor)).await {
-            Ok(Ok(summary)) => {
+        match self.io.upgrade(&acceptor, timeout).await {
+            Ok(summary) => {
                 let summary = summary.map(|s| s.to_string());
                 if let Some(summary) = &summary {
                     tracing::info!(
@@ -882,13 +877,13 @@ impl<'a> Session<'a> {
                 self.tls = summary.or_else(|| Some("TLS".to_owned()));
                 Ok(())
             }
-            Ok(Err(e)) => {
-                warn!("TLS handshake failed with {}: {e}", self.client);
-                Err(End::Closed)
-            }
-            Err(_) => {
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 warn!("TLS handshake timed out with {}", self.client);
                 Err(End::Timeout)
+            }
+            Err(e) => {
+                warn!("TLS handshake failed with {}: {e}", self.client);
+                Err(End::Closed)
             }
         }
     }

@@ -3,6 +3,7 @@
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::server::TlsStream;
@@ -24,21 +25,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MaybeTls<S> {
         matches!(self, MaybeTls::Tls(_))
     }
 
-    /// Runs the server handshake on the plain stream; on success the connection is
-    /// TLS and the session summary (for logs and headers) is returned. On failure the
-    /// connection is gone.
+    /// Runs the server handshake on the plain stream, within `limit`; on success the
+    /// connection is TLS and the session summary (for logs and headers) is returned.
+    /// On failure (a timeout is [`io::ErrorKind::TimedOut`]) the connection is gone.
     pub async fn upgrade(
         &mut self,
         acceptor: &tokio_rustls::TlsAcceptor,
+        limit: Duration,
     ) -> io::Result<Option<crate::TlsSummary>> {
         let MaybeTls::Plain(stream) = std::mem::replace(self, MaybeTls::Upgrading) else {
             return Err(io::Error::other("TLS is already active"));
         };
-        let stream = acceptor.accept(stream).await?;
+        let stream = tokio::time::timeout(limit, acceptor.accept(stream))
+            .await
+            .map_err(|_| timed_out("TLS handshake"))??;
         let summary = crate::describe(stream.get_ref().1);
         *self = MaybeTls::Tls(Box::new(stream));
         Ok(summary)
     }
+
+    /// Writes all of `bytes` and flushes them, within `limit` (a client that stops
+    /// reading must not hold a session forever); a timeout is
+    /// [`io::ErrorKind::TimedOut`].
+    pub async fn send(&mut self, bytes: &[u8], limit: Duration) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        tokio::time::timeout(limit, async {
+            self.write_all(bytes).await?;
+            self.flush().await
+        })
+        .await
+        .map_err(|_| timed_out("write"))?
+    }
+}
+
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, format!("{what} timed out"))
 }
 
 fn upgrading() -> io::Error {
