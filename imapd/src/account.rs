@@ -541,7 +541,11 @@ impl Account {
 
 /// An APPEND date as a point in time.
 fn to_system_time(date: DateTime) -> SystemTime {
-    let days = days_from_civil(i64::from(date.date.year), date.date.month, date.date.day);
+    let days = service::clock::days_from_civil(
+        i64::from(date.date.year),
+        u32::from(date.date.month),
+        u32::from(date.date.day),
+    );
     let secs = days * 86_400
         + i64::from(date.hour) * 3600
         + i64::from(date.minute) * 60
@@ -551,18 +555,6 @@ fn to_system_time(date: DateTime) -> SystemTime {
         Ok(secs) => UNIX_EPOCH + Duration::from_secs(secs),
         Err(_) => UNIX_EPOCH,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
-    let (month, day) = (i64::from(month), i64::from(day));
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -214,17 +214,7 @@ pub fn utc_time(time: SystemTime) -> UtcTime {
 /// civil_date - the proleptic Gregorian date `days` after 1970-01-01
 /// (counting eras of 400 years, which repeat exactly).
 pub(crate) fn civil_date(days: i64) -> Date {
-    // Shift the epoch to 0000-03-01 so that leap days end each year.
-    let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = service::clock::civil_from_days(days);
     Date {
         year: u16::try_from(year.clamp(0, 9999)).unwrap_or(0),
         month: u8::try_from(month).unwrap_or(1),

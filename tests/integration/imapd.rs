@@ -491,17 +491,7 @@ fn epoch_of_date_time(text: &str) -> i64 {
     let sign = if zone.starts_with('-') { -1 } else { 1 };
     let zh: i64 = zone[1..3].parse().unwrap();
     let zm: i64 = zone[3..5].parse().unwrap();
-    // Days from civil (Howard Hinnant's algorithm).
-    let (y, mo) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * mo + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
+    let days = service::clock::days_from_civil(year, month as u32, day as u32);
     days * 86400 + h * 3600 + m * 60 + s - sign * (zh * 3600 + zm * 60)
 }
 
