@@ -16,12 +16,16 @@
 //! When the tests run as root, instances run the way production does: master as root
 //! and every daemon as the system user [`TEST_MAIL_OWNER`], created on first use.
 
+pub mod dns;
 pub mod imap;
 mod instance;
+pub mod sink;
 pub mod smtp;
 mod wait;
 
+pub use dns::DnsServer;
 pub use imap::{ImapClient, Value as ImapValue};
 pub use instance::{Builder, Instance, TEST_MAIL_OWNER, bin_dir, ensure_user, free_port};
+pub use sink::{SinkOptions, SmtpSink, Stage, Transaction};
 pub use smtp::{SmtpClient, SmtpReply};
 pub use wait::wait_until;
