@@ -23,6 +23,9 @@
 //! - [`ehlo`]: [`Capability`] lines, rendered by the server and parsed by the client.
 //! - [`sasl`]: PLAIN and LOGIN exchanges ([`AuthExchange`]), with secrets that never
 //!   appear in `Debug` output; [`base64`] and [`xtext`] codecs.
+//! - [`downgrade`]: [`to_7bit`](downgrade::to_7bit) re-encodes the 8-bit parts of a
+//!   message as quoted-printable for a server without 8BITMIME; what it cannot convert
+//!   is a [`DowngradeError`] (bounce with 5.6.3).
 //!
 //! ## How a server drives it
 //!
@@ -106,6 +109,7 @@ pub mod address;
 pub mod base64;
 pub mod command;
 pub mod data;
+pub mod downgrade;
 pub mod ehlo;
 mod progress;
 pub mod reply;
@@ -115,6 +119,7 @@ pub mod xtext;
 pub use address::{AddressError, Domain, DomainName, ForwardPath, LocalPart, Mailbox, ReversePath};
 pub use command::{Command, CommandError, HeloName, MailFrom, RcptTo, Verb, parse_command};
 pub use data::{BareNewline, BdatReader, DataError, DataOptions, DataReader, Stuffer};
+pub use downgrade::DowngradeError;
 pub use ehlo::{Capability, EhloReply};
 pub use progress::Progress;
 pub use reply::{EnhancedStatus, Reply, ReplyCode, ReplyError, ReplyParser};
