@@ -210,6 +210,8 @@ macro_rules! define_parameters {
         /// [`Config::params`](crate::Config::params) (main.cf alone) or
         /// [`Config::params_for`](crate::Config::params_for) (with a
         /// service's `-o` overrides).
+        // Postfix spells a few names in mixed case (`smtp_tls_CAfile`).
+        #[allow(non_snake_case)]
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub struct Params {
             $(
@@ -432,7 +434,8 @@ define_parameters! {
     /// rest of a longer one is treated as body.
     header_size_limit: Size = "102400";
 
-    /// The most deliveries the queue manager runs at once per transport.
+    /// The most deliveries the queue manager runs at once per destination
+    /// (all local delivery counts as one destination).
     default_destination_concurrency_limit: U32 = "20";
 
     /// A message with more `Received:` (and `Delivered-To:`) headers than this
@@ -499,6 +502,93 @@ define_parameters! {
     /// TLS for outbound SMTP: `none`, `may` (opportunistic), `encrypt`,
     /// `verify` or `secure` (certificate checked against the MX name).
     smtp_tls_security_level: String = "may";
+
+    /// PEM file of extra certificate authorities trusted for outbound TLS
+    /// under `verify` and `secure` (next to the system's roots).
+    smtp_tls_CAfile: OptionalPath = "";
+
+    /// DNS servers for outbound mail as `ip` or `ip:port`, instead of the
+    /// system resolver (/etc/resolv.conf); for tests and special setups.
+    smtp_dns_servers: List = "";
+
+    /// The TCP port outbound SMTP connects to when the next hop names none;
+    /// for tests and special setups.
+    smtp_tcp_port: U32 = "25";
+
+    /// The name the SMTP client gives in EHLO/HELO.
+    smtp_helo_name: String = "$myhostname";
+
+    /// How long the SMTP client waits for a TCP connection.
+    smtp_connect_timeout: Duration(Seconds) = "30s";
+
+    /// How long the SMTP client waits for the greeting and the EHLO reply.
+    smtp_helo_timeout: Duration(Seconds) = "300s";
+
+    /// How long the SMTP client waits for the STARTTLS reply and handshake.
+    smtp_starttls_timeout: Duration(Seconds) = "300s";
+
+    /// How long the SMTP client waits for the MAIL FROM reply.
+    smtp_mail_timeout: Duration(Seconds) = "300s";
+
+    /// How long the SMTP client waits for each RCPT TO reply.
+    smtp_rcpt_timeout: Duration(Seconds) = "300s";
+
+    /// How long the SMTP client waits for the DATA reply.
+    smtp_data_init_timeout: Duration(Seconds) = "120s";
+
+    /// How long the SMTP client may take to send each piece of the message.
+    smtp_data_xfer_timeout: Duration(Seconds) = "180s";
+
+    /// How long the SMTP client waits for the reply after the message.
+    smtp_data_done_timeout: Duration(Seconds) = "600s";
+
+    /// How long the SMTP client waits for the RSET reply before reusing a
+    /// connection.
+    smtp_rset_timeout: Duration(Seconds) = "20s";
+
+    /// How long the SMTP client waits for the QUIT reply.
+    smtp_quit_timeout: Duration(Seconds) = "300s";
+
+    /// How long an idle outbound connection is kept open for the next
+    /// message to the same destination; 0 turns connection reuse off.
+    smtp_connection_cache_time_limit: Duration(Seconds) = "2s";
+
+    /// The most addresses tried for one delivery (over all MX hosts).
+    smtp_mx_address_limit: U32 = "5";
+
+    /// The most connections that get as far as a greeting for one delivery.
+    smtp_mx_session_limit: U32 = "2";
+
+    /// The most recipients in one outbound SMTP transaction.
+    smtp_destination_recipient_limit: U32 = "50";
+
+    /// The most deliveries at once to one outbound destination (a domain,
+    /// or the relayhost).
+    smtp_destination_concurrency_limit: U32 = "$default_destination_concurrency_limit";
+
+    /// Which addresses of a host to try first: `any` (random), `ipv4` or
+    /// `ipv6`.
+    smtp_address_preference: String = "any";
+
+    /// Authenticate to the next hop with SASL (PLAIN or LOGIN), with the
+    /// credentials from `smtp_sasl_password_maps`.
+    smtp_sasl_auth_enable: Bool = "no";
+
+    /// A file of `nexthop user:password` lines (the next hop as in
+    /// `relayhost`, or a domain); a `hash:` or `texthash:` prefix is allowed.
+    smtp_sasl_password_maps: String = "";
+
+    /// Treat a 5xx greeting like a 4xx one: try the next MX host (the
+    /// message is deferred if none takes it).
+    smtp_skip_5xx_greeting: Bool = "yes";
+
+    /// Never convert 8-bit mail to quoted-printable for servers without
+    /// 8BITMIME: send it as it is.
+    disable_mime_output_conversion: Bool = "no";
+
+    /// The most deliveries the queue manager runs at once over all
+    /// destinations.
+    default_process_limit: U32 = "100";
 }
 
 /// The metadata of a known parameter.

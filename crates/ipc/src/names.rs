@@ -25,6 +25,9 @@ pub const QMGR_SOCKET: &str = "private/qmgr";
 /// The local delivery agent's socket, relative to the queue directory.
 pub const LOCAL_SOCKET: &str = "private/local";
 
+/// The outbound SMTP delivery agent's socket, relative to the queue directory.
+pub const SMTP_SOCKET: &str = "private/smtp";
+
 /// Channel name of the maildrop pickup trigger.
 pub const PICKUP: &str = "pickup";
 

@@ -118,6 +118,14 @@ impl QueueFile {
         }
     }
 
+    /// message_from - stream the message bytes from `offset` (counted from the
+    /// message's first byte) to its end.
+    pub fn message_from(&self, offset: u64) -> MessageReader<'_> {
+        let mut reader = self.message();
+        reader.pos = reader.pos.saturating_add(offset).min(reader.end);
+        reader
+    }
+
     /// state - the current state of recipient `rcpt`, None if there is no such recipient.
     pub fn state(&self, rcpt: u32) -> Option<&RecipientState> {
         self.parsed.states.get(usize::try_from(rcpt).ok()?)

@@ -109,12 +109,31 @@ impl FromStr for SecurityLevel {
 /// root certificate can be loaded: better to refuse to start than to defer
 /// every message.
 pub fn client_config(level: SecurityLevel) -> Result<Option<Arc<ClientConfig>>, Error> {
+    client_config_with_ca_file(level, None)
+}
+
+/// Like [`client_config`], also trusting the certificates of `ca_file`
+/// (`smtp_tls_CAfile`: a private CA) under `verify` and `secure`.
+///
+/// # Errors
+///
+/// As [`client_config`]; and an unreadable `ca_file` or one without a
+/// certificate.
+pub fn client_config_with_ca_file(
+    level: SecurityLevel,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Option<Arc<ClientConfig>>, Error> {
     if !level.verifies_certificate() {
         return client_config_with_roots(level, RootCertStore::empty());
     }
     let found = rustls_native_certs::load_native_certs();
     let mut roots = RootCertStore::empty();
-    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    let (mut added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if let Some(path) = ca_file {
+        let (extra, _ignored) =
+            roots.add_parsable_certificates(crate::pem::load_certificates(path)?);
+        added += extra;
+    }
     if added == 0 {
         return Err(Error::NoRootCertificates {
             errors: found.errors,

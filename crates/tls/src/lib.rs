@@ -84,7 +84,9 @@ mod summary;
 
 use std::sync::Arc;
 
-pub use client::{SecurityLevel, client_config, client_config_with_roots};
+pub use client::{
+    SecurityLevel, client_config, client_config_with_ca_file, client_config_with_roots,
+};
 pub use error::Error;
 pub use self_signed::{ensure_self_signed, self_signed_path};
 pub use server::{CertificateSource, Daemon, acceptor, certificate_source, server_config};

@@ -86,6 +86,18 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Contents, Error> {
     Ok(contents)
 }
 
+/// Every certificate in a PEM file (a CA bundle).
+pub(crate) fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bytes = read_bounded(path)?;
+    let certs = parse(path, &bytes)?.certs;
+    if certs.is_empty() {
+        return Err(Error::NoCertificate {
+            path: path.to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
