@@ -3,7 +3,8 @@
 //! Moves mail from `incoming/` to delivery and keeps it safe until every recipient is
 //! done. It scans `incoming/` when nudged (smtpd nudges after each message), at start
 //! and every `queue_run_delay`; takes each message into `active/`; routes each
-//! pending recipient (our domains and aliases to `local`, others to `smtp`); asks the
+//! pending recipient (our domains and aliases to `local`, others to `smtp`, one
+//! request per destination domain or relayhost); asks the
 //! delivery agent over `private/local` (or `private/smtp`); and records each
 //! recipient's result in the queue file as it arrives. Then:
 //!
@@ -36,7 +37,9 @@
 //! # Configuration
 //! `queue_run_delay`, `minimal_backoff_time`, `maximal_backoff_time`,
 //! `maximal_queue_lifetime`, `bounce_queue_lifetime`, `hopcount_limit`,
-//! `default_destination_concurrency_limit`, `bounce_size_limit`,
+//! `default_process_limit` (deliveries at once), `default_destination_concurrency_limit`
+//! (local deliveries at once), `smtp_destination_concurrency_limit` (deliveries at
+//! once per remote domain, or to the `relayhost`), `relayhost`, `bounce_size_limit`,
 //! `double_bounce_sender`, `bounce_notice_recipient`, `myhostname`, and what
 //! `accounts` reads for routing.
 

@@ -126,18 +126,23 @@ async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
         }
     } else {
         let accounts = scheduler.accounts.current();
-        let mut groups: BTreeMap<&'static str, (Transport, Vec<DeliverRecipient>)> =
+        let mut groups: BTreeMap<(&'static str, String), (Transport, Vec<DeliverRecipient>)> =
             BTreeMap::new();
         for index in pending {
             let address = recipient_address(&file, index);
-            let transport = route::transport(&accounts, &address);
+            let (transport, destination) =
+                route::route(&accounts, &scheduler.settings.relayhost, &address);
             groups
-                .entry(transport.name())
+                .entry((transport.name(), destination))
                 .or_insert_with(|| (transport, Vec::new()))
                 .1
                 .push(DeliverRecipient { index, address });
         }
-        for (_, (transport, recipients)) in groups {
+        for ((_, destination), (transport, recipients)) in groups {
+            let _slot = scheduler
+                .destinations
+                .acquire(transport, &destination)
+                .await;
             file = deliver_group(
                 scheduler,
                 id,

@@ -11,6 +11,7 @@ use tokio::sync::{Notify, Semaphore};
 use tracing::{error, info, warn};
 
 use crate::message;
+use crate::route::Destinations;
 
 /// What the scheduler and the message pipeline need from the configuration.
 #[derive(Debug, Clone)]
@@ -26,6 +27,7 @@ pub struct Settings {
     pub double_bounce_sender: String,
     pub bounce_notice_recipient: String,
     pub ipc_timeout: Duration,
+    pub relayhost: String,
 }
 
 /// The queue manager's shared state.
@@ -33,6 +35,7 @@ pub struct Scheduler {
     pub spool: Arc<Spool>,
     pub accounts: accounts::Directory,
     pub settings: Settings,
+    pub destinations: Destinations,
     wake: Notify,
     flush: AtomicBool,
     slots: Arc<Semaphore>,
@@ -42,8 +45,7 @@ pub struct Scheduler {
 impl Scheduler {
     /// Reads the parameters and opens the accounts.
     pub fn new(params: &config::Params) -> anyhow::Result<Self> {
-        let concurrency =
-            usize::try_from(params.default_destination_concurrency_limit.max(1)).unwrap_or(20);
+        let concurrency = usize::try_from(params.default_process_limit.max(1)).unwrap_or(100);
         Ok(Scheduler {
             spool: Arc::new(Spool::new(&params.queue_directory)),
             accounts: accounts::Directory::open(params)?,
@@ -59,7 +61,12 @@ impl Scheduler {
                 double_bounce_sender: params.double_bounce_sender.clone(),
                 bounce_notice_recipient: params.bounce_notice_recipient.clone(),
                 ipc_timeout: params.ipc_timeout,
+                relayhost: params.relayhost.trim().to_owned(),
             },
+            destinations: Destinations::new(
+                params.default_destination_concurrency_limit,
+                params.smtp_destination_concurrency_limit,
+            ),
             wake: Notify::new(),
             flush: AtomicBool::new(false),
             slots: Arc::new(Semaphore::new(concurrency)),
