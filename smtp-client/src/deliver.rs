@@ -249,6 +249,7 @@ impl Agent {
                                     sessions += 1;
                                 }
                                 let (permanent, status, text) = describe(&error, settings);
+                                info!("{}: {text}", file.id());
                                 if permanent {
                                     // A 5xx greeting (with smtp_skip_5xx_greeting = no) is
                                     // the destination's final word.

@@ -103,7 +103,21 @@ impl Dns {
         preference: Preference,
     ) -> anyhow::Result<Self> {
         let mut builder = if servers.is_empty() {
-            TokioResolver::builder_tokio()?
+            match TokioResolver::builder_tokio() {
+                Ok(builder) => builder,
+                Err(e) => {
+                    // As the C library does without /etc/resolv.conf: ask a
+                    // server on this host.
+                    tracing::warn!(
+                        "cannot read the system's DNS configuration ({e}); using 127.0.0.1"
+                    );
+                    let mut config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
+                    config.add_name_server(NameServerConfig::udp_and_tcp(IpAddr::from([
+                        127, 0, 0, 1,
+                    ])));
+                    TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+                }
+            }
         } else {
             let mut config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
             for server in servers {
@@ -394,6 +408,61 @@ mod tests {
             ("::1".parse().unwrap(), 5353)
         );
         assert!(parse_server("localhost").is_err());
+    }
+
+    fn resolve(server: &testkit::DnsServer, hop: &str) -> Result<Vec<Target>, Failure> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let dns = Dns::new(
+                &[server.addr().to_string()],
+                &["all".to_owned()],
+                Preference::Ipv6,
+            )
+            .unwrap();
+            dns.targets(&NextHop::parse(hop).unwrap(), 25, 10).await
+        })
+    }
+
+    #[test]
+    fn mx_hosts_in_preference_order_with_both_families() {
+        let server = testkit::DnsServer::start().unwrap();
+        server.mx("example.test", 20, "mx2.example.test");
+        server.mx("example.test", 10, "mx1.example.test");
+        server.a("mx1.example.test", "192.0.2.1".parse().unwrap());
+        server.aaaa("mx1.example.test", "::1".parse().unwrap());
+        server.a("mx2.example.test", "192.0.2.2".parse().unwrap());
+        let targets = resolve(&server, "example.test").unwrap();
+        let relays: Vec<String> = targets.iter().map(Target::relay).collect();
+        assert_eq!(
+            relays,
+            [
+                "mx1.example.test[::1]:25",
+                "mx1.example.test[192.0.2.1]:25",
+                "mx2.example.test[192.0.2.2]:25"
+            ]
+        );
+    }
+
+    #[test]
+    fn failures_say_whether_to_retry() {
+        let server = testkit::DnsServer::start().unwrap();
+        server.null_mx("null.test");
+        server.servfail("broken.test");
+        server.mx("nohost.test", 10, "gone.nohost.test");
+        let null = resolve(&server, "null.test").unwrap_err();
+        assert!(null.permanent && null.status == "5.1.10", "{null:?}");
+        let nx = resolve(&server, "nx.test").unwrap_err();
+        assert!(nx.permanent && nx.status == "5.1.2", "{nx:?}");
+        let broken = resolve(&server, "broken.test").unwrap_err();
+        assert!(!broken.permanent && broken.status == "4.4.3", "{broken:?}");
+        let nohost = resolve(&server, "nohost.test").unwrap_err();
+        assert!(nohost.permanent && nohost.status == "5.4.4", "{nohost:?}");
+        // A literal needs no lookup.
+        let literal = resolve(&server, "[192.0.2.9]:2525").unwrap();
+        assert_eq!(literal[0].relay(), "192.0.2.9[192.0.2.9]:2525");
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub struct Session {
     pub target: Target,
     /// The EHLO reply, `None` after a HELO fallback.
     pub ehlo: Option<EhloReply>,
+    /// The name the server gives in its greeting (first word).
+    pub greeting_name: String,
     /// The TLS session, for the log (`TLSv1.3 with cipher ...`).
     pub tls: Option<tls::TlsSummary>,
     /// Transactions completed on this connection.
@@ -114,6 +116,7 @@ impl Session {
             parser: ReplyParser::new(),
             target,
             ehlo: None,
+            greeting_name: String::new(),
             tls: None,
             transactions: 0,
         };
@@ -126,6 +129,12 @@ impl Session {
                 step: "greeting",
             });
         }
+        session.greeting_name = greeting
+            .text
+            .split_ascii_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         session.hello(settings).await?;
         let level = settings.tls_level;
         if how.tls

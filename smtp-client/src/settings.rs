@@ -29,6 +29,8 @@ pub struct Timeouts {
 pub struct Settings {
     /// The EHLO name.
     pub helo_name: String,
+    /// `myhostname`: a server calling itself this is ourselves (a mail loop).
+    pub myhostname: String,
     /// Step deadlines.
     pub timeouts: Timeouts,
     /// `smtp_tls_security_level`.
@@ -87,6 +89,7 @@ impl Settings {
         let count = |n: u32| usize::try_from(n.max(1)).unwrap_or(usize::MAX);
         Ok(Settings {
             helo_name: params.smtp_helo_name.clone(),
+            myhostname: params.myhostname.clone(),
             timeouts: Timeouts {
                 connect: params.smtp_connect_timeout,
                 helo: params.smtp_helo_timeout,

@@ -146,6 +146,22 @@ pub async fn run(
         rcpts.into_iter().map(|r| (r, verdict.clone())).collect()
     };
 
+    // A server that greets with our own name is ourselves: the MX records
+    // (or the relayhost) send the mail back here.
+    if session
+        .greeting_name
+        .eq_ignore_ascii_case(&settings.myhostname)
+    {
+        let text = format!(
+            "mail for {} loops back to myself (host {relay} greets as {})",
+            rcpts
+                .first()
+                .and_then(|r| r.address.rsplit_once('@'))
+                .map_or("", |(_, domain)| domain),
+            settings.myhostname
+        );
+        return (all(rcpts, Verdict::Failed("5.4.6".into(), text)), true);
+    }
     // What the server must support, checked before anything is sent.
     if envelope.smtputf8 && !session.offers(&Capability::SmtpUtf8) {
         let text = format!("SMTPUTF8 is required, but was not offered by host {relay}");

@@ -5,6 +5,7 @@ mod cli;
 mod delivery;
 mod imapd;
 mod master;
+mod outbound;
 mod pop3d;
 mod smtpd;
 mod support;
