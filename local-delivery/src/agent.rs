@@ -119,6 +119,7 @@ impl Agent {
         while let Some(Request::Deliver {
             queue_id,
             recipients,
+            ..
         }) = conn.recv_request().await?
         {
             let id: QueueId = queue_id

@@ -39,7 +39,8 @@
 //! `maximal_queue_lifetime`, `bounce_queue_lifetime`, `hopcount_limit`,
 //! `default_process_limit` (deliveries at once), `default_destination_concurrency_limit`
 //! (local deliveries at once), `smtp_destination_concurrency_limit` (deliveries at
-//! once per remote domain, or to the `relayhost`), `relayhost`, `bounce_size_limit`,
+//! once per next hop), `transport_maps` and `relayhost` (through accounts: the next
+//! hop of remote mail), `bounce_size_limit`,
 //! `double_bounce_sender`, `bounce_notice_recipient`, `myhostname`, and what
 //! `accounts` reads for routing.
 

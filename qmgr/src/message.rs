@@ -12,7 +12,7 @@ use spool::{Queue, QueueFile, QueueId, RecipientState};
 use tracing::{error, info, warn};
 
 use crate::bounce;
-use crate::route::{self, Transport};
+use crate::route::{self, Decision, Transport};
 use crate::scheduler::Scheduler;
 
 /// How long to wait for a delivery agent to accept a connection.
@@ -130,24 +130,38 @@ async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
             BTreeMap::new();
         for index in pending {
             let address = recipient_address(&file, index);
-            let (transport, destination) =
-                route::route(&accounts, &scheduler.settings.relayhost, &address);
-            groups
-                .entry((transport.name(), destination))
-                .or_insert_with(|| (transport, Vec::new()))
-                .1
-                .push(DeliverRecipient { index, address });
+            match route::route(&accounts, &address) {
+                Decision::Deliver { transport, nexthop } => groups
+                    .entry((transport.name(), nexthop))
+                    .or_insert_with(|| (transport, Vec::new()))
+                    .1
+                    .push(DeliverRecipient { index, address }),
+                Decision::Bounce { status, text } => {
+                    file = settle(
+                        file,
+                        index,
+                        &address,
+                        started,
+                        Verdict::Bounce,
+                        &status,
+                        &text,
+                    )
+                    .await?;
+                    failures.push(Failure {
+                        index,
+                        status,
+                        text,
+                    });
+                }
+            }
         }
-        for ((_, destination), (transport, recipients)) in groups {
-            let _slot = scheduler
-                .destinations
-                .acquire(transport, &destination)
-                .await;
+        for ((_, nexthop), (transport, recipients)) in groups {
+            let _slot = scheduler.destinations.acquire(transport, &nexthop).await;
             file = deliver_group(
                 scheduler,
                 id,
                 file,
-                transport,
+                (transport, nexthop),
                 recipients,
                 started,
                 &mut failures,
@@ -271,7 +285,7 @@ async fn deliver_group(
     scheduler: &Scheduler,
     id: QueueId,
     mut file: QueueFile,
-    transport: Transport,
+    (transport, nexthop): (Transport, String),
     recipients: Vec<DeliverRecipient>,
     started: SystemTime,
     failures: &mut Vec<Failure>,
@@ -284,7 +298,12 @@ async fn deliver_group(
     // Each answer is recorded as it arrives, before the next is read: a crash loses
     // at most the deliveries still in flight.
     let mut problem = None;
-    match start_agent(&socket, id, recipients, scheduler.settings.ipc_timeout).await {
+    let request = Request::Deliver {
+        queue_id: id.to_string(),
+        recipients,
+        nexthop,
+    };
+    match start_agent(&socket, &request, scheduler.settings.ipc_timeout).await {
         Err(e) => problem = Some(e),
         Ok(mut conn) => loop {
             match conn.recv_reply().await {
@@ -331,19 +350,14 @@ async fn deliver_group(
 /// Connects to a delivery agent and sends it the request.
 async fn start_agent(
     socket: &Path,
-    id: QueueId,
-    recipients: Vec<DeliverRecipient>,
+    request: &Request,
     timeout: Duration,
 ) -> Result<ipc::Connection<Deliver, tokio::net::UnixStream>, String> {
     let mut conn = ipc::connect_unix::<Deliver>(socket, CONNECT_TIMEOUT)
         .await
         .map_err(|e| e.to_string())?;
     conn.set_timeout(timeout);
-    let request = Request::Deliver {
-        queue_id: id.to_string(),
-        recipients,
-    };
-    conn.send_request(&request)
+    conn.send_request(request)
         .await
         .map_err(|e| e.to_string())?;
     Ok(conn)

@@ -1,6 +1,6 @@
 //! Which delivery agent a recipient goes to.
 
-use accounts::{Accounts, DomainClass};
+use accounts::{Accounts, DomainClass, Route};
 
 /// The transport for a recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,19 +29,45 @@ impl Transport {
     }
 }
 
+/// What becomes of one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Hand it to an agent. Recipients with the same transport and next hop
+    /// share one request and the destination's concurrency limit.
+    Deliver {
+        /// The agent.
+        transport: Transport,
+        /// For `smtp`, the next hop (relayhost syntax); empty for `local`.
+        nexthop: String,
+    },
+    /// Return it to the sender (an `error:` route of `transport_maps`).
+    Bounce {
+        /// The enhanced status code.
+        status: String,
+        /// Why.
+        text: String,
+    },
+}
+
 /// Routes one address: a bare local part (`postmaster`) and our domains are
-/// local; other domains go out by SMTP.
-///
-/// Also names the destination, whose deliveries share a concurrency limit and
-/// one request to the agent: `local` for local mail; the relayhost, or else
-/// the recipient's domain in lower case, for SMTP.
-pub fn route(accounts: &Accounts, relayhost: &str, address: &str) -> (Transport, String) {
-    match address.rsplit_once('@') {
-        None => (Transport::Local, "local".to_owned()),
-        Some((_, domain)) => match accounts.domain_class(domain) {
-            DomainClass::Local | DomainClass::Virtual => (Transport::Local, "local".to_owned()),
-            DomainClass::Remote if !relayhost.is_empty() => (Transport::Smtp, relayhost.to_owned()),
-            DomainClass::Remote => (Transport::Smtp, domain.to_ascii_lowercase()),
+/// local; other domains go by SMTP to their `transport_maps` route, the
+/// `relayhost`, or their own MX hosts.
+pub fn route(accounts: &Accounts, address: &str) -> Decision {
+    let local = Decision::Deliver {
+        transport: Transport::Local,
+        nexthop: String::new(),
+    };
+    let Some((_, domain)) = address.rsplit_once('@') else {
+        return local;
+    };
+    match accounts.domain_class(domain) {
+        DomainClass::Local | DomainClass::Virtual => local,
+        DomainClass::Remote => match accounts.remote_route(domain) {
+            Route::Smtp { nexthop } => Decision::Deliver {
+                transport: Transport::Smtp,
+                nexthop,
+            },
+            Route::Error { status, text } => Decision::Bounce { status, text },
         },
     }
 }

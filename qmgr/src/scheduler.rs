@@ -27,7 +27,6 @@ pub struct Settings {
     pub double_bounce_sender: String,
     pub bounce_notice_recipient: String,
     pub ipc_timeout: Duration,
-    pub relayhost: String,
 }
 
 /// The queue manager's shared state.
@@ -61,7 +60,6 @@ impl Scheduler {
                 double_bounce_sender: params.double_bounce_sender.clone(),
                 bounce_notice_recipient: params.bounce_notice_recipient.clone(),
                 ipc_timeout: params.ipc_timeout,
-                relayhost: params.relayhost.trim().to_owned(),
             },
             destinations: Destinations::new(
                 params.default_destination_concurrency_limit,

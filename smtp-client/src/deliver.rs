@@ -70,6 +70,7 @@ impl Agent {
         while let Some(Request::Deliver {
             queue_id,
             recipients,
+            nexthop,
         }) = conn.recv_request().await?
         {
             let id: QueueId = queue_id
@@ -95,7 +96,7 @@ impl Agent {
                     continue;
                 }
             };
-            for (hop, group) in self.route(recipients) {
+            for (hop, group) in Self::route(&nexthop, recipients) {
                 let results = match hop {
                     Ok(hop) => {
                         let mut all = Vec::new();
@@ -110,8 +111,8 @@ impl Agent {
                             index: r.index,
                             address: r.address,
                             relay: "none".into(),
-                            outcome: Outcome::Failed {
-                                status: "5.1.2".into(),
+                            outcome: Outcome::Deferred {
+                                status: "4.3.5".into(),
                                 text: text.clone(),
                             },
                             setup: 0.0,
@@ -139,17 +140,23 @@ impl Agent {
         Ok(Arc::new(file))
     }
 
-    /// Groups recipients by next hop: the relayhost, or each recipient's domain.
-    fn route(&self, recipients: Vec<Recipient>) -> Vec<(Result<NextHop, String>, Vec<Recipient>)> {
+    /// Groups recipients by next hop: the one qmgr chose (the transport map's,
+    /// the relayhost or the domain), or else each recipient's domain. A next
+    /// hop that does not parse is a configuration error: the mail waits.
+    fn route(
+        nexthop: &str,
+        recipients: Vec<Recipient>,
+    ) -> Vec<(Result<NextHop, String>, Vec<Recipient>)> {
         let mut groups: BTreeMap<String, (Result<NextHop, String>, Vec<Recipient>)> =
             BTreeMap::new();
         for r in recipients {
-            let hop = match &self.settings.relayhost {
-                Some(relay) => Ok(relay.clone()),
-                None => match r.address.rsplit_once('@') {
+            let hop = if nexthop.is_empty() {
+                match r.address.rsplit_once('@') {
                     Some((_, domain)) => NextHop::for_domain(domain).map_err(|e| e.to_string()),
                     None => Err(format!("<{}>: no domain in the address", r.address)),
-                },
+                }
+            } else {
+                NextHop::parse(nexthop).map_err(|e| format!("mail transport unavailable: {e}"))
             };
             let key = match &hop {
                 Ok(hop) => hop.to_string(),

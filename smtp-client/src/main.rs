@@ -1,7 +1,8 @@
 //! # smtp: the Postern outbound SMTP delivery agent
 //!
-//! qmgr hands it messages for other domains over `private/smtp`. For each next
-//! hop (the `relayhost`, or the recipient's domain) it finds the servers to try
+//! qmgr hands it messages for other domains over `private/smtp`, with the next
+//! hop it chose (a `transport_maps` route, the `relayhost`, or the recipient's
+//! domain). For the next hop it finds the servers to try
 //! (MX records by preference, equal preferences in random order; no MX: the
 //! domain's own A/AAAA records; a null MX or a domain that does not exist:
 //! bounce; a DNS timeout or SERVFAIL: try later), connects to each address in
@@ -29,7 +30,7 @@
 //! Runs as mail_owner and only reads queue files.
 //!
 //! # Configuration
-//! `relayhost`, `smtp_tls_security_level`, `smtp_tls_CAfile`,
+//! `smtp_tls_security_level`, `smtp_tls_CAfile`,
 //! `smtp_dns_servers`, `smtp_tcp_port`, `smtp_helo_name`, the `smtp_*_timeout`
 //! family, `smtp_connection_cache_time_limit`, `smtp_mx_address_limit`,
 //! `smtp_mx_session_limit`, `smtp_destination_recipient_limit`,

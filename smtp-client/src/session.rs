@@ -142,7 +142,9 @@ impl Session {
             && let Some(config) = &settings.tls_config
         {
             if session.offers(&Capability::StartTls) {
-                session.start_tls(config.clone(), timeouts).await?;
+                session
+                    .start_tls(config.clone(), level.verifies_certificate(), timeouts)
+                    .await?;
                 session.hello(settings).await?;
             } else if level.requires_tls() {
                 return Err(Error::Refused {
@@ -191,6 +193,7 @@ impl Session {
     async fn start_tls(
         &mut self,
         config: Arc<rustls::ClientConfig>,
+        config_verifies: bool,
         timeouts: &Timeouts,
     ) -> Result<(), Error> {
         self.command("STARTTLS", timeouts.starttls, "STARTTLS")
@@ -229,6 +232,14 @@ impl Session {
                 }
             };
         self.tls = tls::describe(stream.get_ref().1);
+        if let Some(summary) = &self.tls {
+            let trust = if config_verifies {
+                "Verified"
+            } else {
+                "Anonymous"
+            };
+            tracing::info!("{trust} TLS connection established to {relay}: {summary}");
+        }
         self.stream = Stream::Tls(Box::new(stream));
         self.ehlo = None;
         Ok(())

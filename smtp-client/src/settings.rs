@@ -39,8 +39,6 @@ pub struct Settings {
     pub tls_config: Option<Arc<rustls::ClientConfig>>,
     /// `smtp_tcp_port`.
     pub port: u16,
-    /// `relayhost`, when set.
-    pub relayhost: Option<NextHop>,
     /// How long idle connections are kept (zero: not at all).
     pub cache_time: Duration,
     /// `smtp_mx_address_limit`.
@@ -78,10 +76,10 @@ impl Settings {
         let tls_config =
             tls::client_config_with_ca_file(tls_level, params.smtp_tls_CAfile.as_deref())
                 .context("outbound TLS")?;
-        let relayhost = match params.relayhost.trim() {
-            "" => None,
-            text => Some(NextHop::parse(text).context("relayhost")?),
-        };
+        // qmgr passes the next hop; a bad relayhost still stops the start.
+        if !params.relayhost.trim().is_empty() {
+            NextHop::parse(&params.relayhost).context("relayhost")?;
+        }
         let port = u16::try_from(params.smtp_tcp_port)
             .ok()
             .filter(|p| *p != 0)
@@ -105,7 +103,6 @@ impl Settings {
             tls_level,
             tls_config,
             port,
-            relayhost,
             cache_time: params.smtp_connection_cache_time_limit,
             address_limit: count(params.smtp_mx_address_limit),
             session_limit: count(params.smtp_mx_session_limit),

@@ -459,6 +459,52 @@ fn relayhost_carries_everything_with_auth_and_the_extensions() {
 }
 
 #[test]
+fn transport_maps_route_single_domains() {
+    let port = free_port().unwrap();
+    let dns = DnsServer::start().unwrap();
+    let routed = sink_on(1, port, SinkOptions::default());
+    let direct = sink_on(2, port, SinkOptions::default());
+    dns.mx("direct.test", 10, "mx.direct.test");
+    dns.a("mx.direct.test", Ipv4Addr::new(127, 0, 0, 2));
+    let transport = tempfile_dir("transport").join("transport");
+    std::fs::write(
+        &transport,
+        format!(
+            "routed.test smtp:[127.0.0.1]:{port}\n.routed.test smtp:[127.0.0.1]:{port}\n\
+             direct.test smtp:\nblocked.test error:5.7.1 no mail to blocked.test\n"
+        ),
+    )
+    .unwrap();
+    let map = format!("texthash:{}", transport.display());
+    // Everything else would go to a relayhost nobody listens on.
+    let a = sender(
+        &dns,
+        port,
+        &[("relayhost", "[127.0.0.9]:9"), ("transport_maps", &map)],
+    );
+
+    a.send("alice@a.test", "x@routed.test", "routed");
+    a.send("alice@a.test", "y@sub.routed.test", "routed sub");
+    a.send("alice@a.test", "z@direct.test", "direct");
+    a.send("alice@a.test", "w@blocked.test", "blocked");
+    routed.wait_for(2, WAIT).unwrap();
+    direct.wait_for(1, WAIT).unwrap();
+    let line = a.wait_log("to=<w@blocked.test>");
+    assert!(line.contains("relay=none"), "{line}");
+    assert!(
+        line.contains("dsn=5.7.1, status=bounced (no mail to blocked.test)"),
+        "{line}"
+    );
+    a.wait_messages("alice", 1);
+    // Only the direct route looked anything up.
+    let names: Vec<String> = dns.queries().into_iter().map(|(name, _)| name).collect();
+    assert!(
+        names.iter().all(|n| n.ends_with("direct.test")),
+        "{names:?}"
+    );
+}
+
+#[test]
 fn eight_bit_mail_is_converted_for_a_server_without_8bitmime() {
     let port = free_port().unwrap();
     let dns = DnsServer::start().unwrap();

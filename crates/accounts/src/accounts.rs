@@ -12,6 +12,7 @@ use crate::error::{Error, Problem};
 use crate::fileio;
 use crate::password;
 use crate::settings::Settings;
+use crate::transport::{self, Route};
 use crate::users_file::{self, UserEntry};
 
 /// What an unknown user's password is checked against when the users file
@@ -47,6 +48,8 @@ pub struct Accounts {
     pub(crate) aliases: HashMap<String, AliasEntry>,
     /// The stored password an unknown user's password is checked against.
     pub(crate) dummy: String,
+    /// Routes of `transport_maps` by pattern (first definition wins).
+    pub(crate) transports: HashMap<String, transport::Rule>,
     /// Bad lines of every file, in file order.
     pub(crate) problems: Vec<Problem>,
 }
@@ -96,6 +99,21 @@ impl Accounts {
                 aliases.entry(key).or_insert(entry);
             }
         }
+        let mut transports: HashMap<String, transport::Rule> = HashMap::new();
+        for path in &settings.transport_files {
+            let Some(text) = fileio::read_optional(path)? else {
+                tracing::warn!(
+                    "{}: no such transport file; no routes from it",
+                    path.display()
+                );
+                continue;
+            };
+            let parsed = transport::parse(path, &text);
+            problems.extend(parsed.problems);
+            for (pattern, rule) in parsed.entries {
+                transports.entry(pattern).or_insert(rule);
+            }
+        }
         for problem in &problems {
             problem.log();
         }
@@ -110,6 +128,7 @@ impl Accounts {
             settings,
             users,
             aliases,
+            transports,
             dummy,
             problems,
         })
@@ -158,6 +177,27 @@ impl Accounts {
         match crate::address::fold_domain(domain) {
             Some(domain) => self.settings.class_of(&domain),
             None => DomainClass::Remote,
+        }
+    }
+
+    /// Where mail for a domain that is not ours goes: the `transport_maps`
+    /// route, else the `relayhost`, else the domain itself (its MX hosts).
+    pub fn remote_route(&self, domain: &str) -> Route {
+        let folded =
+            crate::address::fold_domain(domain).unwrap_or_else(|| domain.to_ascii_lowercase());
+        match transport::lookup(&self.transports, &folded) {
+            Some(transport::Rule::Smtp(nexthop)) if !nexthop.is_empty() => Route::Smtp {
+                nexthop: nexthop.clone(),
+            },
+            Some(transport::Rule::Smtp(_)) => Route::Smtp { nexthop: folded },
+            Some(transport::Rule::Error { status, text }) => Route::Error {
+                status: status.clone(),
+                text: text.clone(),
+            },
+            None if !self.settings.relayhost.is_empty() => Route::Smtp {
+                nexthop: self.settings.relayhost.clone(),
+            },
+            None => Route::Smtp { nexthop: folded },
         }
     }
 

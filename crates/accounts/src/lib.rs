@@ -123,6 +123,7 @@ pub mod password;
 mod resolve;
 mod settings;
 mod throttle;
+mod transport;
 pub mod users_file;
 
 pub use accounts::{Accounts, AuthOutcome};
@@ -134,6 +135,7 @@ pub use login::Login;
 pub use resolve::{Expansion, Mailbox, MailboxKind, Resolution, Target};
 pub use settings::{alias_files, users_files};
 pub use throttle::{AuthThrottle, MAX_DELAY, MAX_TRACKED, Verdict};
+pub use transport::Route;
 pub use users_file::UserEntry;
 
 #[cfg(test)]

@@ -28,6 +28,10 @@ pub(crate) struct Settings {
     pub users_files: Vec<PathBuf>,
     /// The files of `alias_maps`, in order.
     pub alias_files: Vec<PathBuf>,
+    /// The files of `transport_maps`, in order.
+    pub transport_files: Vec<PathBuf>,
+    /// `relayhost`, trimmed.
+    pub relayhost: String,
 }
 
 impl Settings {
@@ -45,6 +49,7 @@ impl Settings {
         }
         let users_files = users_files(params)?;
         let alias_files = alias_files(params)?;
+        let transport_files = map_files(params, "transport_maps", &params.transport_maps)?;
         Ok(Settings {
             local_domains,
             virtual_domains,
@@ -53,6 +58,8 @@ impl Settings {
             delimiters: params.recipient_delimiter.clone(),
             users_files,
             alias_files,
+            transport_files,
+            relayhost: params.relayhost.trim().to_owned(),
         })
     }
 
@@ -72,6 +79,7 @@ impl Settings {
         self.users_files
             .iter()
             .chain(&self.alias_files)
+            .chain(&self.transport_files)
             .map(PathBuf::as_path)
     }
 }
@@ -103,10 +111,13 @@ pub fn users_files(params: &Params) -> Result<Vec<PathBuf>, Error> {
 /// the text file PATH (no database is built); a relative PATH is under
 /// `config_directory`. For tools that check the files (`newaliases`).
 pub fn alias_files(params: &Params) -> Result<Vec<PathBuf>, Error> {
+    map_files(params, "alias_maps", &params.alias_maps)
+}
+
+/// The text files of a map parameter (`alias_maps`, `transport_maps`).
+fn map_files(params: &Params, param: &'static str, maps: &[String]) -> Result<Vec<PathBuf>, Error> {
     let dir = &params.config_directory;
-    params
-        .alias_maps
-        .iter()
+    maps.iter()
         .map(|map| {
             if map.starts_with('/') {
                 return Ok(PathBuf::from(map));
@@ -117,7 +128,7 @@ pub fn alias_files(params: &Params) -> Result<Vec<PathBuf>, Error> {
                 }
                 None => Ok(absolute(dir, map)),
                 _ => Err(Error::UnsupportedMap {
-                    param: "alias_maps",
+                    param,
                     map: map.clone(),
                     supported: "hash:PATH, lmdb:PATH, texthash:PATH or PATH (all read as the text file PATH)",
                 }),

@@ -271,6 +271,10 @@ define_parameters! {
     /// The next hop for all non-local mail; empty means direct delivery.
     relayhost: String = "";
 
+    /// Per-domain routes for mail to other domains (`domain smtp:nexthop`,
+    /// `domain error:text` lines); they take precedence over `relayhost`.
+    transport_maps: List = "";
+
     /// The largest message accepted, in bytes (headers included).
     message_size_limit: Size = "10240000";
 

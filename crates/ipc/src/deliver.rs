@@ -23,7 +23,8 @@ pub struct Deliver;
 
 impl Channel for Deliver {
     const NAME: &'static str = NAME;
-    const VERSION: u32 = 1;
+    /// 2: `Deliver` carries the next hop.
+    const VERSION: u32 = 2;
     /// A request lists at most a message's recipients (smtpd_recipient_limit).
     const MAX_FRAME: usize = 4 * 1024 * 1024;
     type Request = Request;
@@ -48,6 +49,9 @@ pub enum Request {
         queue_id: String,
         /// The recipients to deliver to now.
         recipients: Vec<Recipient>,
+        /// Where they go, for `smtp`: the relayhost syntax (`example.org` for
+        /// its MX hosts, `[host]:port` for that host); empty for `local`.
+        nexthop: String,
     },
 }
 
@@ -123,10 +127,11 @@ mod tests {
                 index: 1,
                 address: "a@b".into(),
             }],
+            nexthop: "b".into(),
         };
         assert_eq!(
             codec::encode(&request).unwrap().body(),
-            &[0, 1, b'Q', 1, 1, 3, b'a', b'@', b'b']
+            &[0, 1, b'Q', 1, 1, 3, b'a', b'@', b'b', 1, b'b']
         );
         let reply = Reply::Recipient {
             index: 2,
