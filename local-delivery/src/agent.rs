@@ -222,7 +222,9 @@ fn log(message: &Message, to: &str, started: SystemTime, outcome: &Outcome) {
             format!("{text}; forwarded to {}", addresses.join(", ")),
         ),
         Outcome::Deferred { status, text } => (status.as_str(), Status::Deferred, text.clone()),
-        Outcome::Failed { status, text } => (status.as_str(), Status::Bounced, text.clone()),
+        Outcome::Failed { status, text } | Outcome::Rejected { status, text, .. } => {
+            (status.as_str(), Status::Bounced, text.clone())
+        }
     };
     maillog::delivery(&message.id, to, "local", &delays, dsn, status, &text);
 }

@@ -61,8 +61,11 @@ pub async fn notify_sender(
                     original_recipient: recipient.orcpt.clone(),
                     action: Action::Failed,
                     status: failure.status.clone(),
-                    remote_mta: None,
-                    diagnostic: Some(format!("x-postern; {}", failure.text)),
+                    remote_mta: failure.remote.as_ref().map(|(mta, _)| mta.clone()),
+                    diagnostic: Some(match &failure.remote {
+                        Some((_, reply)) => format!("smtp; {reply}"),
+                        None => format!("x-postern; {}", failure.text),
+                    }),
                     last_attempt: Some(SystemTime::now()),
                     will_retry_until: None,
                 })

@@ -26,6 +26,8 @@ pub struct Failure {
     pub index: u32,
     pub status: String,
     pub text: String,
+    /// The remote server that refused, and its reply.
+    pub remote: Option<(String, String)>,
 }
 
 /// Runs one message in `active/` to its next state. Errors leave it for a retry.
@@ -122,6 +124,7 @@ async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
                 index,
                 status: status.to_owned(),
                 text,
+                remote: None,
             });
         }
     } else {
@@ -151,6 +154,7 @@ async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
                         index,
                         status,
                         text,
+                        remote: None,
                     });
                 }
             }
@@ -385,18 +389,22 @@ async fn record(
             result?;
             Ok(file)
         }
-        Outcome::Failed { status, text } => {
-            let (file, result) = {
-                let (status, text) = (status.clone(), text.clone());
-                with_file(file, move |f| f.mark_failed(index, &status, &text)).await?
-            };
-            result?;
-            failures.push(Failure {
+        Outcome::Failed { status, text } => fail(file, index, status, text, None, failures).await,
+        Outcome::Rejected {
+            status,
+            text,
+            remote_mta,
+            reply,
+        } => {
+            fail(
+                file,
                 index,
                 status,
                 text,
-            });
-            Ok(file)
+                Some((remote_mta, reply)),
+                failures,
+            )
+            .await
         }
         Outcome::Forward { addresses, .. } => {
             let envelope = file.envelope().clone();
@@ -413,6 +421,29 @@ async fn record(
             Ok(file)
         }
     }
+}
+
+/// Records a permanent failure durably and keeps it for the bounce.
+async fn fail(
+    file: QueueFile,
+    index: u32,
+    status: String,
+    text: String,
+    remote: Option<(String, String)>,
+    failures: &mut Vec<Failure>,
+) -> anyhow::Result<QueueFile> {
+    let (file, result) = {
+        let (status, text) = (status.clone(), text.clone());
+        with_file(file, move |f| f.mark_failed(index, &status, &text)).await?
+    };
+    result?;
+    failures.push(Failure {
+        index,
+        status,
+        text,
+        remote,
+    });
+    Ok(file)
 }
 
 /// Queues a copy of the message for `addresses`, with the original sender.

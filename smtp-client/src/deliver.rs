@@ -371,6 +371,18 @@ impl Agent {
                     setup,
                     transfer,
                 )),
+                Verdict::Rejected(status, text, reply) => done.push(result(
+                    r,
+                    &relay,
+                    Outcome::Rejected {
+                        status,
+                        text,
+                        remote_mta: session.target.name.clone(),
+                        reply,
+                    },
+                    setup,
+                    transfer,
+                )),
                 Verdict::Deferred(status, text) => {
                     r.last = Some((status, text));
                     pending.push(r);
@@ -436,7 +448,9 @@ fn log(file: &QueueFile, started: SystemTime, result: &Result1) {
     let (dsn, status, text) = match &result.outcome {
         Outcome::Sent { text, .. } => ("2.0.0", Status::Sent, text.as_str()),
         Outcome::Deferred { status, text } => (status.as_str(), Status::Deferred, text.as_str()),
-        Outcome::Failed { status, text } => (status.as_str(), Status::Bounced, text.as_str()),
+        Outcome::Failed { status, text } | Outcome::Rejected { status, text, .. } => {
+            (status.as_str(), Status::Bounced, text.as_str())
+        }
         Outcome::Forward { text, .. } => ("2.0.0", Status::Sent, text.as_str()),
     };
     let dsn = match &result.outcome {

@@ -57,7 +57,12 @@ pub struct Target {
 impl Target {
     /// Postfix's `relay=` form: `mx.example.org[192.0.2.1]:25`.
     pub fn relay(&self) -> String {
-        format!("{}[{}]:{}", self.name, self.addr.ip(), self.addr.port())
+        format!("{}:{}", self.host(), self.addr.port())
+    }
+
+    /// The host as Postfix names it in reply texts: `mx.example.org[192.0.2.1]`.
+    pub fn host(&self) -> String {
+        format!("{}[{}]", self.name, self.addr.ip())
     }
 }
 

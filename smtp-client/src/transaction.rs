@@ -45,6 +45,8 @@ pub enum Verdict {
     Deferred(String, String),
     /// Never: status, text.
     Failed(String, String),
+    /// Never, because the server refused: status, text, the server's reply.
+    Rejected(String, String, String),
 }
 
 /// The message as it is sent: straight from the queue file, or converted.
@@ -303,9 +305,10 @@ pub async fn run(
         return (lost(rcpts, &error), false);
     }
 
+    let host = session.target.host();
     let said = |reply: &Reply, step: &str| {
         format!(
-            "host {relay} said: {} (in reply to {step} command)",
+            "host {host} said: {} (in reply to {step} command)",
             reply.summary()
         )
     };
@@ -487,7 +490,7 @@ fn rcpt_line(r: &Rcpt, dsn: bool) -> String {
 fn refusal(reply: &Reply, text: String) -> Verdict {
     let status = status_of(reply);
     if reply.code.get() >= 500 {
-        Verdict::Failed(status, text)
+        Verdict::Rejected(status, text, reply.summary())
     } else {
         Verdict::Deferred(status, text)
     }

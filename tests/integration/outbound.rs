@@ -231,7 +231,7 @@ fn a_4xx_defers_and_a_flush_delivers() {
     assert!(line.contains("dsn=4.3.0"), "{line}");
     assert!(
         line.contains(
-            "said: 451 4.3.0 <someone@c.test>: try again later (in reply to RCPT TO command)"
+            "host mx.c.test[127.0.0.1] said: 451 4.3.0 <someone@c.test>: try again later (in reply to RCPT TO command)"
         ),
         "{line}"
     );
@@ -268,7 +268,12 @@ fn a_5xx_bounces_to_the_sender() {
     assert!(bounce[0].contains("Status: 5.1.1"), "{}", bounce[0]);
     assert!(bounce[0].contains("User unknown"), "{}", bounce[0]);
     assert!(
-        bounce[0].contains("host mx.c.test[127.0.0.1]"),
+        bounce[0].contains("Diagnostic-Code: smtp; 550 5.1.1 <nobody@c.test>"),
+        "{}",
+        bounce[0]
+    );
+    assert!(
+        bounce[0].contains("Remote-MTA: dns; mx.c.test"),
         "{}",
         bounce[0]
     );

@@ -88,6 +88,19 @@ pub enum Outcome {
         /// The addresses to forward to, with the original sender.
         addresses: Vec<String>,
     },
+    /// Never, because a remote server said so (`status=bounced`): the DSN names
+    /// the server and quotes its reply (RFC 3464 `Remote-MTA`, `smtp;`
+    /// diagnostic).
+    Rejected {
+        /// The enhanced status code (`5.1.1`).
+        status: String,
+        /// Why, for the log (`host mx[192.0.2.1] said: 550 ...`).
+        text: String,
+        /// The server's host name (`mx.example.org`).
+        remote_mta: String,
+        /// The server's reply as it came (`550 5.1.1 <b@example.org>: ...`).
+        reply: String,
+    },
 }
 
 /// The agent's answers.
