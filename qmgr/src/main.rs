@@ -18,7 +18,16 @@
 //!   undeliverable bounce goes to `bounce_notice_recipient` from
 //!   `double_bounce_sender`, and an undeliverable double bounce is dropped.
 //!
-//! `hold/` is never touched. A flush makes every deferred message due now.
+//! `hold/` is never touched by the scheduler. A flush makes every deferred message
+//! due now, or those named, or those with a recipient in a domain.
+//!
+//! # Queue operations
+//! `postern queue delete|hold|release|requeue` ask qmgr over `private/qmgr` while it
+//! runs ([`manage`]): a message nobody works on is changed at once; for one being
+//! delivered the operation is recorded and applied when the delivery ends (a
+//! deleted message's failed recipients get no notice). Each is logged as Postfix's
+//! postsuper does: `ID: removed`, `ID: placed on hold`, `ID: released from hold`,
+//! `ID: requeued`.
 //!
 //! # Crash safety
 //! A message is in exactly one queue directory at a time. A result is recorded (an
@@ -45,6 +54,7 @@
 //! `accounts` reads for routing.
 
 mod bounce;
+mod manage;
 mod message;
 mod route;
 mod scheduler;
@@ -107,11 +117,23 @@ impl Service for Qmgr {
         };
         let mut conn = ipc::Connection::<Channel, _>::accept(stream, CLIENT_TIMEOUT).await?;
         while let Some(request) = conn.recv_request().await? {
-            match request {
-                Request::Nudge => self.scheduler.nudge(),
-                Request::Flush => self.scheduler.flush(),
-            }
-            conn.send_reply(&Reply::Ok).await?;
+            let reply = match request {
+                Request::Nudge => {
+                    self.scheduler.nudge();
+                    Reply::Ok
+                }
+                Request::Flush => {
+                    self.scheduler.flush();
+                    Reply::Ok
+                }
+                Request::FlushSome(selection) => {
+                    manage::flush_some(&self.scheduler, selection).await
+                }
+                Request::Manage { operation, target } => {
+                    manage::manage(&self.scheduler, operation, target).await
+                }
+            };
+            conn.send_reply(&reply).await?;
         }
         Ok(())
     }

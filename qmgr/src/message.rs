@@ -175,7 +175,11 @@ async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
     }
 
     if !failures.is_empty() {
-        file = bounce::notify_sender(scheduler, &id, file, &failures).await?;
+        if scheduler.pending_operation(&id) == Some(spool::Operation::Delete) {
+            info!("{id}: deleted by the administrator: no notice to the sender");
+        } else {
+            file = bounce::notify_sender(scheduler, &id, file, &failures).await?;
+        }
     }
 
     let still_pending = file.pending().count();

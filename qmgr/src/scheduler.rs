@@ -1,17 +1,17 @@
 //! When messages are taken from the queues, and how many at once.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use service::TaskTracker;
-use spool::{Queue, QueueId, Spool};
-use tokio::sync::{Notify, Semaphore};
+use spool::{Operation, Queue, QueueId, Spool};
+use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{error, info, warn};
 
-use crate::message;
 use crate::route::Destinations;
+use crate::{manage, message};
 
 /// What the scheduler and the message pipeline need from the configuration.
 #[derive(Debug, Clone)]
@@ -38,7 +38,31 @@ pub struct Scheduler {
     wake: Notify,
     flush: AtomicBool,
     slots: Arc<Semaphore>,
-    in_flight: Mutex<HashSet<QueueId>>,
+    /// The messages someone is working on: a delivery, or a queue operation.
+    in_flight: Mutex<HashMap<QueueId, Claim>>,
+    /// Serializes queue operations, and the end of deliveries with one pending.
+    pub admin: tokio::sync::Mutex<()>,
+    /// True once this qmgr holds the queue lock and has recovered `active/`; queue
+    /// operations wait for it, since an older qmgr may still be delivering.
+    ready: watch::Sender<bool>,
+}
+
+/// Who is working on a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// It is being delivered; the queue operation to apply when that ends.
+    Delivery(Option<Operation>),
+    /// A queue operation is moving or removing it.
+    Admin,
+}
+
+/// What [`Scheduler::claim_for_admin`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminClaim {
+    /// Nobody was working on it; the caller now holds it and must release it.
+    Claimed,
+    /// It is being delivered: the operation is recorded for when that ends.
+    InDelivery,
 }
 
 impl Scheduler {
@@ -68,7 +92,9 @@ impl Scheduler {
             wake: Notify::new(),
             flush: AtomicBool::new(false),
             slots: Arc::new(Semaphore::new(concurrency)),
-            in_flight: Mutex::new(HashSet::new()),
+            in_flight: Mutex::new(HashMap::new()),
+            admin: tokio::sync::Mutex::new(()),
+            ready: watch::Sender::new(false),
         })
     }
 
@@ -100,6 +126,7 @@ impl Scheduler {
         })
         .await??;
         self.recover().await;
+        self.ready.send_replace(true);
         let tasks = TaskTracker::new();
         loop {
             let next = self.scan(&tasks, &shutdown).await;
@@ -227,24 +254,71 @@ impl Scheduler {
             let scheduler = self.clone();
             tasks.spawn(async move {
                 message::process(&scheduler, id).await;
-                scheduler.release(&id);
+                manage::finish(&scheduler, id).await;
                 drop(permit);
             });
         }
         next
     }
 
-    fn claim(&self, id: QueueId) -> bool {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id)
+    /// Waits until this qmgr runs the queue (see `ready`).
+    pub async fn wait_ready(&self) {
+        let mut ready = self.ready.subscribe();
+        // Err only if the sender is gone, which it is not while self exists.
+        let _ = ready.wait_for(|ready| *ready).await;
     }
 
-    fn release(&self, id: &QueueId) {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<QueueId, Claim>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes `id` for a delivery; false if someone is working on it.
+    fn claim(&self, id: QueueId) -> bool {
+        match self.in_flight().entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Claim::Delivery(None));
+                true
+            }
+        }
+    }
+
+    /// Takes `id` for a queue operation, or records `operation` for the delivery
+    /// in progress (replacing one recorded before). Callers hold `admin`.
+    pub fn claim_for_admin(&self, id: QueueId, operation: Operation) -> AdminClaim {
+        let mut in_flight = self.in_flight();
+        match in_flight.get_mut(&id) {
+            Some(Claim::Delivery(pending)) => {
+                *pending = Some(operation);
+                AdminClaim::InDelivery
+            }
+            // Operations are serialized by `admin`, so this is our own claim.
+            Some(Claim::Admin) => AdminClaim::Claimed,
+            None => {
+                in_flight.insert(id, Claim::Admin);
+                AdminClaim::Claimed
+            }
+        }
+    }
+
+    /// The operation recorded for the delivery of `id`, if any.
+    pub fn pending_operation(&self, id: &QueueId) -> Option<Operation> {
+        match self.in_flight().get(id) {
+            Some(Claim::Delivery(pending)) => *pending,
+            _ => None,
+        }
+    }
+
+    /// Takes the operation recorded for the delivery of `id`, keeping the claim.
+    pub fn take_pending_operation(&self, id: &QueueId) -> Option<Operation> {
+        match self.in_flight().get_mut(id) {
+            Some(Claim::Delivery(pending)) => pending.take(),
+            _ => None,
+        }
+    }
+
+    /// Lets go of `id`.
+    pub fn release(&self, id: &QueueId) {
+        self.in_flight().remove(id);
     }
 }

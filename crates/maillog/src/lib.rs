@@ -192,6 +192,21 @@ pub fn removed(id: &QueueId) {
     info!("{id}: removed");
 }
 
+/// `ID: placed on hold`: an administrator took the message out of delivery.
+pub fn held(id: &QueueId) {
+    info!("{id}: placed on hold");
+}
+
+/// `ID: released from hold`: back in `deferred/`, due now.
+pub fn released(id: &QueueId) {
+    info!("{id}: released from hold");
+}
+
+/// `ID: requeued`: back in `incoming/`, to be delivered afresh.
+pub fn requeued(id: &QueueId) {
+    info!("{id}: requeued");
+}
+
 /// `ID: from=<SENDER>, status=expired, returned to sender`.
 pub fn expired(id: &QueueId, sender: &str) {
     info!(
@@ -447,6 +462,24 @@ mod tests {
                     "{id}: to=<b@example.net>, relay=local, delay=0.02, delays=0.01/0/0/0.01, dsn=2.0.0, status=sent (delivered to maildir)"
                 ),
                 format!("{id}: removed"),
+            ]
+        );
+    }
+
+    #[test]
+    fn queue_operation_lines_are_postsupers() {
+        let id = QueueId::new();
+        let lines = capture(|| {
+            held(&id);
+            released(&id);
+            requeued(&id);
+        });
+        assert_eq!(
+            lines,
+            vec![
+                format!("{id}: placed on hold"),
+                format!("{id}: released from hold"),
+                format!("{id}: requeued"),
             ]
         );
     }

@@ -105,6 +105,17 @@ pub enum Error {
         /// Encoded payload size.
         len: usize,
     },
+    /// A queue operation was asked for a message in a queue it does not take
+    /// messages from (e.g. releasing a message that is not on hold).
+    #[error("{id}: cannot {operation} a message in {queue}")]
+    NotApplicable {
+        /// The queue file.
+        id: QueueId,
+        /// The operation's name (`delete`, `hold`, `release`, `requeue`).
+        operation: &'static str,
+        /// Where the message is.
+        queue: crate::Queue,
+    },
     /// postcard refused to encode a record (a bug in this crate if it ever happens).
     #[error("encode {what}: {source}")]
     Encode {
