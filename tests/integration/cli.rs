@@ -312,7 +312,7 @@ fn user_commands_refuse_bad_requests() {
             "unknown scheme",
             &["user", "add", "--scheme", "plain", "dave@example.org"],
             "x\n",
-            2,
+            64,
             "not a scheme for new passwords",
         ),
     ];

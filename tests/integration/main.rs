@@ -7,5 +7,7 @@ mod imapd;
 mod master;
 mod outbound;
 mod pop3d;
+mod queue;
+mod sendmail;
 mod smtpd;
 mod support;

@@ -15,6 +15,8 @@
 //!   edit the users file, the first `passwd-file:` table of `virtual_user_maps`
 //!   ([`users`]). The daemons notice the change by themselves.
 //! - `aliases check`: check every file of `alias_maps` ([`aliases`]).
+//! - `queue list|summary|show|flush|delete|hold|release|requeue`: the queue tools
+//!   ([`queue`], which has their exit statuses). `mailq` is `postern queue list`.
 //!
 //! The same binary is `newaliases` when invoked under that name (install makes a
 //! symbolic link): `newaliases [-c DIR | -C DIR]` is a quiet `postern aliases
@@ -39,8 +41,11 @@
 
 mod aliases;
 mod commands;
+mod pickup;
+mod queue;
 mod running;
 mod secret;
+mod sendmail;
 mod users;
 
 use std::ffi::{OsStr, OsString};
@@ -102,6 +107,11 @@ enum Command {
         #[command(subcommand)]
         command: AliasesCommand,
     },
+    /// List, inspect and manage queued mail (mailq, postsuper, postcat, qshape).
+    Queue {
+        #[command(subcommand)]
+        command: queue::Command,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +159,7 @@ fn parse_scheme(text: &str) -> Result<HashScheme, String> {
 }
 
 /// A failed command: the message for standard error and the exit code.
+#[derive(Debug)]
 pub struct Failure {
     code: u8,
     message: String,
@@ -181,7 +192,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("{program}: {}", failure.message);
+            // An empty message was printed already (clap's usage errors).
+            if !failure.message.is_empty() {
+                eprintln!("{program}: {}", failure.message);
+            }
             ExitCode::from(failure.code)
         }
     }
@@ -190,7 +204,6 @@ fn main() -> ExitCode {
 /// Runs the program this binary was invoked as (argv\[0\]'s file name), and
 /// returns that name for messages with the result.
 ///
-/// `sendmail` and `mailq` will be added here the same way.
 fn run(args: Vec<OsString>) -> (&'static str, Result<(), Failure>) {
     let name = args
         .first()
@@ -200,13 +213,27 @@ fn run(args: Vec<OsString>) -> (&'static str, Result<(), Failure>) {
     let rest = args.get(1..).unwrap_or_default();
     match name {
         Some("newaliases") => ("newaliases", aliases::newaliases(rest)),
+        Some("sendmail") => ("sendmail", sendmail::sendmail(rest)),
+        Some("mailq") => ("mailq", queue::mailq(rest)),
         _ => ("postern", postern(args)),
     }
 }
 
 /// The `postern` command line.
 fn postern(args: Vec<OsString>) -> Result<(), Failure> {
-    let cli = Cli::parse_from(args);
+    // Usage errors exit 64 (EX_USAGE) like the rest; help and version 0.
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Ok(())
+                }
+                _ => Err(Failure::new(service::exit::USAGE, String::new())),
+            };
+        }
+    };
     let dir = cli.config_dir;
     match cli.command {
         Command::Start => commands::start(&dir),
@@ -228,6 +255,7 @@ fn postern(args: Vec<OsString>) -> Result<(), Failure> {
         Command::Aliases {
             command: AliasesCommand::Check,
         } => aliases::check(&dir),
+        Command::Queue { command } => queue::run(&dir, command),
     }
 }
 

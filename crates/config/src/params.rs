@@ -271,6 +271,24 @@ define_parameters! {
     /// The next hop for all non-local mail; empty means direct delivery.
     relayhost: String = "";
 
+    /// Local users who may submit mail with `sendmail`: login names, or
+    /// `static:anyone`.
+    authorized_submit_users: List = "static:anyone";
+
+    /// Local users who may list the queue (`mailq`): login names, or
+    /// `static:anyone`.
+    authorized_mailq_users: List = "static:anyone";
+
+    /// Local users who may ask for deferred mail to be retried now
+    /// (`sendmail -q`, `postern queue flush`): login names, or `static:anyone`.
+    authorized_flush_users: List = "static:anyone";
+
+    /// Which envelope senders (`sendmail -f`) each local user may use: a
+    /// file of `login address, ...` lines (`*` any, `<>` the null sender,
+    /// `@domain` any address there); empty means anyone may use any. A
+    /// user's own `login@$myorigin` is always allowed.
+    local_login_sender_maps: String = "";
+
     /// Per-domain routes for mail to other domains (`domain smtp:nexthop`,
     /// `domain error:text` lines); they take precedence over `relayhost`.
     transport_maps: List = "";

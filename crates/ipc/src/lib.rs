@@ -77,6 +77,7 @@ mod cred;
 pub mod deliver;
 mod error;
 pub mod names;
+pub mod pickup;
 pub mod qmgr;
 
 pub use connection::{Channel, Connection, HELLO_MAX_FRAME, Hello, connect_unix};

@@ -20,6 +20,9 @@
 //!   through [`std::io::Write`]) and commits it durably.
 //! * [`QueueFile`]: opens and verifies a queue file, streams its message,
 //!   and records per-recipient results durably and cheaply.
+//! * [`Spool::listing`], [`Spool::locate`] and [`Spool::apply`]: what the
+//!   queue tools and qmgr share to list messages ([`Listed`]) and to delete,
+//!   hold, release and requeue them ([`Operation`]).
 //!
 //! ## The queue file
 //!
@@ -94,7 +97,7 @@
 //!   like `../x`. Queue names come only from the [`Queue`] enum. Every
 //!   spool path is `root/queue/ID`.
 //! * Spool files are written by mail_owner only: directories are 0700
-//!   (maildrop 0730, public 0710) and owned by mail_owner, queue files are
+//!   (maildrop 1733, public 0711) and owned by mail_owner, queue files are
 //!   created 0600. [`Spool::create_dirs`] refuses symbolic links and
 //!   changes modes and owners through an opened directory, not a name.
 //!   Queue files are opened with `O_NOFOLLOW` and `O_NONBLOCK` and must be
@@ -136,6 +139,8 @@ mod error;
 mod file;
 mod fsutil;
 mod id;
+pub mod maildrop;
+mod manage;
 mod queue;
 mod spool;
 mod writer;
@@ -145,6 +150,7 @@ pub use envelope::{Client, DsnNotify, DsnRet, Envelope, Recipient, RecipientStat
 pub use error::{Corruption, Error};
 pub use file::{MAX_REASON_LEN, MessageReader, QueueFile, TornTail};
 pub use id::{ParseQueueIdError, QueueId};
+pub use manage::{Listed, ListedRecipient, Operation, recipient_domain};
 pub use nix::unistd::{Gid, Uid};
 pub use queue::Queue;
 pub use spool::Spool;

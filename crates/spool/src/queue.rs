@@ -52,11 +52,14 @@ impl Queue {
 
     /// mode - permission bits of the directory.
     ///
-    /// maildrop is group-writable (and not group-readable) so a submission
-    /// program running set-group-ID can drop files it cannot list.
+    /// maildrop is writable by everyone but listable by no one, with the
+    /// sticky bit (like /tmp): `sendmail` run by any local user drops a file
+    /// there when the daemons are down, and the kernel-recorded owner of the
+    /// file is who submitted it. Nobody can see, remove or rename another
+    /// user's file. No set-ID program is needed.
     pub(crate) fn mode(self) -> u32 {
         match self {
-            Queue::Maildrop => 0o730,
+            Queue::Maildrop => 0o1733,
             _ => 0o700,
         }
     }

@@ -69,8 +69,9 @@ impl Spool {
     /// create_dirs - create the root and every spool directory, fixing modes
     /// and owners of existing ones. Idempotent.
     ///
-    /// Modes: each queue 0700 (maildrop 0730), `private/` 0700, `public/`
-    /// 0710, `pid/` 0755. With `owner` (mail_owner's uid and gid, when run
+    /// Modes: each queue 0700 (maildrop 1733), `private/` 0700, `public/`
+    /// 0711 (local users reach the sockets in it, which check who they are
+    /// with `SO_PEERCRED`), `pid/` 0755. With `owner` (mail_owner's uid and gid, when run
     /// as root) every directory but `pid/` and the root is chowned to it;
     /// those two stay with the caller. A missing root is created 0755; an
     /// existing root keeps its mode. Any of these paths being a symbolic
@@ -91,7 +92,7 @@ impl Spool {
             ensure_dir(&self.dir(queue), queue.mode(), owner)?;
         }
         ensure_dir(&self.private_dir(), 0o700, owner)?;
-        ensure_dir(&self.public_dir(), 0o710, owner)?;
+        ensure_dir(&self.public_dir(), 0o711, owner)?;
         ensure_dir(&self.pid_dir(), 0o755, None)?;
         fsync_dir(&self.root)
     }

@@ -402,9 +402,9 @@ fn create_dirs_sets_modes_and_is_idempotent() {
         (spool.dir(Queue::Deferred), 0o700),
         (spool.dir(Queue::Hold), 0o700),
         (spool.dir(Queue::Corrupt), 0o700),
-        (spool.dir(Queue::Maildrop), 0o730),
+        (spool.dir(Queue::Maildrop), 0o1733),
         (spool.private_dir(), 0o700),
-        (spool.public_dir(), 0o710),
+        (spool.public_dir(), 0o711),
         (spool.pid_dir(), 0o755),
     ];
     for (path, want) in &expected {
@@ -486,5 +486,5 @@ fn create_dirs_chowns_when_root() {
     assert_eq!(owned(&spool.pid_dir()).0, me);
     assert_eq!(owned(spool.root()).0, me);
     // Modes survive the chown.
-    assert_eq!(mode(&spool.dir(Queue::Maildrop)), 0o730);
+    assert_eq!(mode(&spool.dir(Queue::Maildrop)), 0o1733);
 }

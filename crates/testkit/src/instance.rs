@@ -67,6 +67,12 @@ pub fn free_port() -> anyhow::Result<u16> {
 
 /// Creates the system user `name` (no home, no shell) if it does not exist yet.
 pub fn ensure_user(name: &str) -> anyhow::Result<User> {
+    // Two useradd at once can both succeed and leave one entry: the uid the
+    // loser saw would then be nobody's. One at a time in this process.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = CREATING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(user) = User::from_name(name)? {
         return Ok(user);
     }
