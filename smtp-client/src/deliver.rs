@@ -81,18 +81,8 @@ impl Agent {
                 Ok(file) => file,
                 Err(e) => {
                     warn!("{id}: {e:#}");
-                    for r in recipients {
-                        let outcome = Outcome::Deferred {
-                            status: "4.3.0".into(),
-                            text: format!("cannot read queue file: {e}"),
-                        };
-                        conn.send_reply(&Reply::Recipient {
-                            index: r.index,
-                            outcome,
-                        })
-                        .await?;
-                    }
-                    conn.send_reply(&Reply::Done).await?;
+                    let text = format!("cannot read queue file: {e}");
+                    ipc::deliver::defer_all(&mut conn, &recipients, &text).await?;
                     continue;
                 }
             };

@@ -15,7 +15,7 @@ use hickory_resolver::config::{
 };
 use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::rr::RData;
+use hickory_resolver::proto::rr::{RData, RecordType};
 
 use crate::nexthop::NextHop;
 
@@ -285,42 +285,8 @@ impl Dns {
     async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, Option<String>> {
         let name = fqdn(host);
         let (v4, v6) = tokio::join!(
-            async {
-                if !self.ipv4 {
-                    return Answer::NoData;
-                }
-                match self.resolver.ipv4_lookup(name.clone()).await {
-                    Ok(lookup) => Answer::Found(
-                        lookup
-                            .answers()
-                            .iter()
-                            .filter_map(|r| match &r.data {
-                                RData::A(a) => Some(IpAddr::V4(a.0)),
-                                _ => None,
-                            })
-                            .collect(),
-                    ),
-                    Err(e) => classify(&e),
-                }
-            },
-            async {
-                if !self.ipv6 {
-                    return Answer::NoData;
-                }
-                match self.resolver.ipv6_lookup(name.clone()).await {
-                    Ok(lookup) => Answer::Found(
-                        lookup
-                            .answers()
-                            .iter()
-                            .filter_map(|r| match &r.data {
-                                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                                _ => None,
-                            })
-                            .collect(),
-                    ),
-                    Err(e) => classify(&e),
-                }
-            }
+            self.family(self.ipv4, &name, RecordType::A),
+            self.family(self.ipv6, &name, RecordType::AAAA)
         );
         let mut temporary = None;
         let mut take = |answer: Answer<IpAddr>| match answer {
@@ -353,6 +319,29 @@ impl Dns {
             return Err(temporary);
         }
         Ok(addrs)
+    }
+}
+
+impl Dns {
+    /// The addresses of one family (`A` or `AAAA`), when it is enabled.
+    async fn family(&self, enabled: bool, name: &str, record: RecordType) -> Answer<IpAddr> {
+        if !enabled {
+            return Answer::NoData;
+        }
+        match self.resolver.lookup(name, record).await {
+            Ok(lookup) => Answer::Found(
+                lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|r| match &r.data {
+                        RData::A(a) => Some(IpAddr::V4(a.0)),
+                        RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Err(e) => classify(&e),
+        }
     }
 }
 

@@ -8,7 +8,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use testkit::{Instance, SmtpClient, free_port, wait_until};
 
-use crate::support::{mail_instance, start_mail_instance};
+use crate::support::{
+    mail_instance, maildir_messages, start_mail_instance, submit, wait_maildir_messages,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -49,23 +51,11 @@ impl Site {
 
     /// The messages in a user's `new/`, as text.
     fn messages(&self, user: &str) -> Vec<String> {
-        let dir = self.maildir(user).join("new");
-        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        names.sort();
-        names
-            .iter()
-            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
-            .collect()
+        maildir_messages(&self.maildir(user).join("new"))
     }
 
     fn wait_messages(&self, user: &str, count: usize) -> Vec<String> {
-        wait_until(WAIT, &format!("{count} messages for {user}"), || {
-            let messages = self.messages(user);
-            (messages.len() >= count).then_some(messages)
-        })
-        .unwrap_or_else(|e| panic!("{e:#}\n{}", self.instance.dump()))
+        wait_maildir_messages(&self.instance, &self.maildir(user).join("new"), count)
     }
 
     fn wait_queue_empty(&self) {
@@ -76,24 +66,7 @@ impl Site {
     }
 
     fn send(&self, from: &str, to: &[&str], body: &str) -> String {
-        let mut c = SmtpClient::connect(self.smtp).unwrap();
-        c.send("EHLO client.example")
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        c.send(&format!("MAIL FROM:<{from}>"))
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        for rcpt in to {
-            c.send(&format!("RCPT TO:<{rcpt}>"))
-                .unwrap()
-                .expect_code(250)
-                .unwrap();
-        }
-        let reply = c.data(body).unwrap().expect_code(250).unwrap();
-        c.send("QUIT").unwrap();
-        reply.text().rsplit(' ').next().unwrap().to_owned()
+        submit(self.smtp, from, to, "", body)
     }
 
     fn pid_of(&self, command: &str) -> Option<u32> {

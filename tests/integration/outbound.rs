@@ -10,7 +10,7 @@ use testkit::{
     DnsServer, Instance, SinkOptions, SmtpClient, SmtpSink, Stage, free_port, wait_until,
 };
 
-use crate::support::start_mail_instance;
+use crate::support::{maildir_messages, start_mail_instance, submit, wait_maildir_messages};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -57,26 +57,11 @@ impl Site {
     }
 
     fn messages(&self, user: &str) -> Vec<String> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.maildir(user))
-            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        paths.sort();
-        paths
-            .iter()
-            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
-            .collect()
+        maildir_messages(&self.maildir(user))
     }
 
     fn wait_messages(&self, user: &str, count: usize) -> Vec<String> {
-        wait_until(
-            WAIT,
-            &format!("{count} messages for {user}@{}", self.domain),
-            || {
-                let messages = self.messages(user);
-                (messages.len() >= count).then_some(messages)
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e:#}\n{}", self.instance.dump()))
+        wait_maildir_messages(&self.instance, &self.maildir(user), count)
     }
 
     fn wait_log(&self, needle: &str) -> String {
@@ -87,21 +72,7 @@ impl Site {
 
     /// Submits a message over SMTP; `params` go after `RCPT TO:<..>`.
     fn send_with(&self, from: &str, to: &str, rcpt_params: &str, body: &str) {
-        let mut c = SmtpClient::connect(self.smtp).unwrap();
-        c.send("EHLO client.test")
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        c.send(&format!("MAIL FROM:<{from}>"))
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        c.send(&format!("RCPT TO:<{to}>{rcpt_params}"))
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-        c.data(body).unwrap().expect_code(250).unwrap();
-        c.send("QUIT").unwrap();
+        submit(self.smtp, from, &[to], rcpt_params, body);
     }
 
     fn send(&self, from: &str, to: &str, subject: &str) {

@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use nix::unistd::Uid;
 use serde_json::Value;
-use testkit::{Instance, SmtpClient, TEST_MAIL_OWNER, ensure_user, free_port, wait_until};
+use testkit::{Instance, TEST_MAIL_OWNER, ensure_user, free_port, wait_until};
 
-use crate::support::{ALICE_AND_BOB, mail_dir, mail_instance, maildir_count, start_mail_instance};
+use crate::support::{
+    ALICE_AND_BOB, mail_dir, mail_instance, maildir_count, start_mail_instance, submit,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -28,28 +30,13 @@ fn deferring_instance(name: &str) -> (Instance, u16) {
 
 /// Sends a message over SMTP and returns its queue ID.
 fn send(smtp: u16, to: &[&str], subject: &str) -> String {
-    let mut c = SmtpClient::connect(smtp).unwrap();
-    c.send("EHLO client.example")
-        .unwrap()
-        .expect_code(250)
-        .unwrap();
-    c.send("MAIL FROM:<sender@remote.test>")
-        .unwrap()
-        .expect_code(250)
-        .unwrap();
-    for rcpt in to {
-        c.send(&format!("RCPT TO:<{rcpt}>"))
-            .unwrap()
-            .expect_code(250)
-            .unwrap();
-    }
-    let reply = c
-        .data(&format!("Subject: {subject}\r\n\r\nbody of {subject}\r\n"))
-        .unwrap()
-        .expect_code(250)
-        .unwrap();
-    c.send("QUIT").unwrap();
-    reply.text().rsplit(' ').next().unwrap().to_owned()
+    submit(
+        smtp,
+        "sender@remote.test",
+        to,
+        "",
+        &format!("Subject: {subject}\r\n\r\nbody of {subject}\r\n"),
+    )
 }
 
 fn text(output: &Output) -> String {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use nix::unistd::{Uid, User};
 use testkit::{Instance, ensure_user, wait_until};
 
-use crate::support::start_mail_instance;
+use crate::support::{maildir_messages, start_mail_instance, wait_maildir_messages};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -90,31 +90,22 @@ impl Site {
         child.wait_with_output().unwrap()
     }
 
-    fn messages(&self, user: &str) -> Vec<String> {
-        let dir = self
-            .instance
+    fn maildir(&self, user: &str) -> PathBuf {
+        self.instance
             .queue_dir()
             .parent()
             .unwrap()
             .join("mail/example.org")
             .join(user)
-            .join("new");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        paths.sort();
-        paths
-            .iter()
-            .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
-            .collect()
+            .join("new")
+    }
+
+    fn messages(&self, user: &str) -> Vec<String> {
+        maildir_messages(&self.maildir(user))
     }
 
     fn wait_messages(&self, user: &str, count: usize) -> Vec<String> {
-        wait_until(WAIT, &format!("{count} messages for {user}"), || {
-            let messages = self.messages(user);
-            (messages.len() >= count).then_some(messages)
-        })
-        .unwrap_or_else(|e| panic!("{e:#}\n{}", self.instance.dump()))
+        wait_maildir_messages(&self.instance, &self.maildir(user), count)
     }
 }
 

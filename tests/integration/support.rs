@@ -51,6 +51,56 @@ pub fn maildir_count(dir: &Path) -> usize {
         .sum()
 }
 
+/// The messages in a Maildir's `new/` directory, as text, oldest name first.
+pub fn maildir_messages(new: &Path) -> Vec<String> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(new)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .collect()
+}
+
+/// Waits (a minute at most) until `new` holds `count` messages and returns
+/// them; on timeout the test fails with the instance's log and spool.
+pub fn wait_maildir_messages(instance: &Instance, new: &Path, count: usize) -> Vec<String> {
+    testkit::wait_until(
+        Duration::from_secs(60),
+        &format!("{count} messages in {}", new.display()),
+        || {
+            let messages = maildir_messages(new);
+            (messages.len() >= count).then_some(messages)
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", instance.dump()))
+}
+
+/// Submits one message over SMTP on 127.0.0.1:SMTP from `from` to each of
+/// `to` (each `RCPT TO` followed by `rcpt_params`), every step answered
+/// 250; returns the queue ID.
+pub fn submit(smtp: u16, from: &str, to: &[&str], rcpt_params: &str, message: &str) -> String {
+    let mut c = SmtpClient::connect(smtp).unwrap();
+    c.send("EHLO client.example")
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    c.send(&format!("MAIL FROM:<{from}>"))
+        .unwrap()
+        .expect_code(250)
+        .unwrap();
+    for rcpt in to {
+        c.send(&format!("RCPT TO:<{rcpt}>{rcpt_params}"))
+            .unwrap()
+            .expect_code(250)
+            .unwrap();
+    }
+    let reply = c.data(message).unwrap().expect_code(250).unwrap();
+    c.send("QUIT").unwrap();
+    reply.text().rsplit(' ').next().unwrap().to_owned()
+}
+
 /// Sends `message` from sender@remote.test to `to` over SMTP on 127.0.0.1:SMTP,
 /// every step answered 250; returns the client, still connected.
 pub fn smtp_send(smtp: u16, to: &str, message: &str) -> SmtpClient {

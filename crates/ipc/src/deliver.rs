@@ -117,6 +117,34 @@ pub enum Reply {
     Done,
 }
 
+/// An agent that cannot read the queue file answers every recipient of the
+/// request with the same temporary failure, then [`Reply::Done`]: qmgr
+/// tries them again later.
+///
+/// # Errors
+/// As for [`crate::Connection::send_reply`].
+pub async fn defer_all<S>(
+    conn: &mut crate::Connection<Deliver, S>,
+    recipients: &[Recipient],
+    text: &str,
+) -> crate::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    for r in recipients {
+        let outcome = Outcome::Deferred {
+            status: "4.3.0".into(),
+            text: text.to_owned(),
+        };
+        conn.send_reply(&Reply::Recipient {
+            index: r.index,
+            outcome,
+        })
+        .await?;
+    }
+    conn.send_reply(&Reply::Done).await
+}
+
 impl Reply {
     /// The variant's name, for log lines.
     pub fn name(&self) -> &'static str {
