@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ipc::deliver::{Deliver, Outcome, Reply, Request};
+use ipc::deliver::{Deliver, Outcome, Reply};
 use maillog::{Delays, Status};
 use nix::unistd::{Gid, Uid, User};
 use service::CancellationToken;
@@ -116,15 +116,9 @@ impl Agent {
         _shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let mut conn = ipc::Connection::<Deliver, _>::accept(stream, self.ipc_timeout).await?;
-        while let Some(Request::Deliver {
-            queue_id,
-            recipients,
-            ..
-        }) = conn.recv_request().await?
+        while let Some(ipc::deliver::Job { id, recipients, .. }) =
+            ipc::deliver::next_job(&mut conn).await?
         {
-            let id: QueueId = queue_id
-                .parse()
-                .map_err(|e| anyhow::anyhow!("bad queue ID {queue_id:?} from qmgr: {e}"))?;
             let message = match self.open(id).await {
                 Ok(message) => Arc::new(message),
                 Err(e) => {

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ipc::deliver::{Deliver, Outcome, Recipient, Reply, Request};
+use ipc::deliver::{Deliver, Outcome, Recipient, Reply};
 use maillog::{Delays, Status};
 use service::CancellationToken;
 use spool::{Queue, QueueFile, QueueId, Spool};
@@ -67,15 +67,12 @@ impl Agent {
         _shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
         let mut conn = ipc::Connection::<Deliver, _>::accept(stream, self.ipc_timeout).await?;
-        while let Some(Request::Deliver {
-            queue_id,
+        while let Some(ipc::deliver::Job {
+            id,
             recipients,
             nexthop,
-        }) = conn.recv_request().await?
+        }) = ipc::deliver::next_job(&mut conn).await?
         {
-            let id: QueueId = queue_id
-                .parse()
-                .map_err(|e| anyhow::anyhow!("bad queue ID {queue_id:?} from qmgr: {e}"))?;
             let started = SystemTime::now();
             let file = match self.open(id).await {
                 Ok(file) => file,

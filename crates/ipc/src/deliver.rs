@@ -117,6 +117,44 @@ pub enum Reply {
     Done,
 }
 
+/// A delivery request as an agent works on it, its queue ID checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The message, in `active/`.
+    pub id: spool::QueueId,
+    /// Whom to deliver it to.
+    pub recipients: Vec<Recipient>,
+    /// Where (for `smtp`); empty for `local`.
+    pub nexthop: String,
+}
+
+/// The next request on an agent's connection; `None` when qmgr hung up.
+///
+/// # Errors
+/// As for [`crate::Connection::recv_request`]; [`crate::Error::BadQueueId`].
+pub async fn next_job<S>(conn: &mut crate::Connection<Deliver, S>) -> crate::Result<Option<Job>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Some(Request::Deliver {
+        queue_id,
+        recipients,
+        nexthop,
+    }) = conn.recv_request().await?
+    else {
+        return Ok(None);
+    };
+    let id = queue_id.parse().map_err(|_| crate::Error::BadQueueId {
+        channel: NAME,
+        id: queue_id,
+    })?;
+    Ok(Some(Job {
+        id,
+        recipients,
+        nexthop,
+    }))
+}
+
 /// An agent that cannot read the queue file answers every recipient of the
 /// request with the same temporary failure, then [`Reply::Done`]: qmgr
 /// tries them again later.

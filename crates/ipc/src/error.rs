@@ -117,6 +117,15 @@ pub enum Error {
         /// The name of the message that arrived.
         got: &'static str,
     },
+
+    /// A queue ID in a request is not one (never used as a path then).
+    #[error("{channel}: bad queue ID {id:?}")]
+    BadQueueId {
+        /// The channel.
+        channel: &'static str,
+        /// What arrived.
+        id: String,
+    },
 }
 
 /// Why a frame body did not decode; the source of [`Error::Decode`].
