@@ -38,7 +38,7 @@ pub async fn process(scheduler: &Scheduler, id: QueueId) {
         let retry = SystemTime::now() + scheduler.settings.minimal_backoff;
         let moved = tokio::task::spawn_blocking(move || {
             spool.set_next_attempt(Queue::Active, &id, retry)?;
-            spool.move_to(&id, Queue::Active, Queue::Deferred)
+            spool.move_recoverable(&id, Queue::Active, Queue::Deferred)
         })
         .await;
         if let Ok(Err(e)) = moved {
@@ -193,7 +193,7 @@ async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
         let next = SystemTime::now() + backoff;
         tokio::task::spawn_blocking(move || {
             spool.set_next_attempt(Queue::Active, &id, next)?;
-            spool.move_to(&id, Queue::Active, Queue::Deferred)
+            spool.move_recoverable(&id, Queue::Active, Queue::Deferred)
         })
         .await??;
     }
@@ -383,7 +383,18 @@ async fn record(
 ) -> anyhow::Result<QueueFile> {
     match outcome {
         Outcome::Sent { .. } => {
-            let (file, result) = with_file(file, move |f| f.mark_done(index)).await?;
+            // The last pending recipient of a message that needs no bounce:
+            // the file is removed next, so the record would save nothing
+            // but its fdatasync (see QueueFile::mark_last_done).
+            let last = failures.is_empty();
+            let (file, result) = with_file(file, move |f| {
+                if last {
+                    f.mark_last_done(index)
+                } else {
+                    f.mark_done(index)
+                }
+            })
+            .await?;
             result?;
             Ok(file)
         }

@@ -153,7 +153,7 @@ impl Scheduler {
         let result = tokio::task::spawn_blocking(move || -> Result<usize, spool::Error> {
             let ids = spool.list(Queue::Active)?;
             for id in &ids {
-                spool.move_to(id, Queue::Active, Queue::Incoming)?;
+                spool.move_recoverable(id, Queue::Active, Queue::Incoming)?;
             }
             Ok(ids.len())
         })
@@ -232,8 +232,10 @@ impl Scheduler {
                 break;
             };
             let spool = self.spool.clone();
-            let moved =
-                tokio::task::spawn_blocking(move || spool.move_to(&id, from, Queue::Active)).await;
+            let moved = tokio::task::spawn_blocking(move || {
+                spool.move_recoverable(&id, from, Queue::Active)
+            })
+            .await;
             match moved {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) if e.is_not_found() => {

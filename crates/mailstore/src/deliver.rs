@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::Mode;
-use nix::unistd::{UnlinkatFlags, fsync, linkat, unlinkat};
+use nix::unistd::{UnlinkatFlags, linkat, unlinkat};
 
 use crate::error::{Error, errno_err, io_err};
 use crate::fsutil::{self, open_dir_at};
@@ -82,7 +82,8 @@ impl Maildir {
             with_sizes(unique, size, wire_size)
         })?;
         let delivered_path = new_path.join(&new_name);
-        if let Err(errno) = fsync(&new_fd) {
+        // Shared with concurrent deliveries into the same Maildir.
+        if let Err(error) = spool::groupsync::sync_dir(new_fd.as_fd()) {
             // The entry may not be durable: take it back, so that the retry
             // this error causes does not leave two copies.
             if let Err(e) = unlinkat(
@@ -92,7 +93,11 @@ impl Maildir {
             ) {
                 tracing::warn!(path = %delivered_path.display(), error = %e, "cannot remove message after failed directory fsync");
             }
-            return Err(errno_err("fsync directory", &new_path)(errno));
+            return Err(Error::Io {
+                op: "fsync directory",
+                path: new_path,
+                source: error,
+            });
         }
         // The message is delivered; the tmp name is only a leftover now.
         tmp.remove();

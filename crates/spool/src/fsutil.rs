@@ -49,6 +49,15 @@ pub(crate) fn fsync_dir(path: &Path) -> Result<(), Error> {
         .map_err(io_err("fsync directory", path))
 }
 
+/// fsync_dir_grouped - [`fsync_dir`], sharing the fsync with other threads
+/// of this process committing into the same directory at the same time
+/// ([`crate::groupsync`]).
+pub(crate) fn fsync_dir_grouped(path: &Path) -> Result<(), Error> {
+    let dir = open_dir(path)?;
+    crate::groupsync::sync_dir(std::os::fd::AsFd::as_fd(&dir))
+        .map_err(io_err("fsync directory", path))
+}
+
 /// rename_noreplace - rename `from` to `to`, failing if `to` exists.
 ///
 /// On Linux with glibc this is one atomic renameat2(RENAME_NOREPLACE). Where

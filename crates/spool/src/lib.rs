@@ -138,6 +138,7 @@ mod envelope;
 mod error;
 mod file;
 mod fsutil;
+pub mod groupsync;
 mod id;
 pub mod maildrop;
 mod manage;

@@ -10,7 +10,7 @@ use nix::fcntl::OFlag;
 use nix::unistd::{Gid, Uid};
 
 use crate::error::Error;
-use crate::fsutil::{fsync_dir, io_err, open_dir, rename_noreplace};
+use crate::fsutil::{fsync_dir, fsync_dir_grouped, io_err, open_dir, rename_noreplace};
 use crate::{Envelope, Queue, QueueFile, QueueId, QueueWriter};
 
 /// Name of the directory for daemon-to-daemon sockets.
@@ -128,8 +128,22 @@ impl Spool {
         let (old, new) = (self.path(from, id), self.path(to, id));
         rename_noreplace(&old, &new)?;
         // The destination first: once it is durable the file cannot be lost.
-        fsync_dir(&self.dir(to))?;
-        fsync_dir(&self.dir(from))
+        fsync_dir_grouped(&self.dir(to))?;
+        fsync_dir_grouped(&self.dir(from))
+    }
+
+    /// move_recoverable - [`Spool::move_to`] without the directory fsyncs,
+    /// for the queue manager's own moves between `incoming/`, `active/` and
+    /// `deferred/`.
+    ///
+    /// A rename is atomic: after a crash the file is in one of the two
+    /// directories, never in none, and the queue manager's recovery treats
+    /// those three alike (`active/` goes back to `incoming/`; a deferred
+    /// file is delivered at its time, or earlier). So making the move
+    /// durable buys nothing there; an administrator's moves (hold, release)
+    /// use [`Spool::move_to`].
+    pub fn move_recoverable(&self, id: &QueueId, from: Queue, to: Queue) -> Result<(), Error> {
+        rename_noreplace(&self.path(from, id), &self.path(to, id))
     }
 
     /// list - the queue IDs in a queue, oldest first.
@@ -187,7 +201,7 @@ impl Spool {
     pub fn remove(&self, queue: Queue, id: &QueueId) -> Result<(), Error> {
         let path = self.path(queue, id);
         fs::remove_file(&path).map_err(io_err("remove queue file", &path))?;
-        fsync_dir(&self.dir(queue))
+        fsync_dir_grouped(&self.dir(queue))
     }
 
     /// set_next_attempt - record when a deferred file is due, as its mtime (DESIGN §3).

@@ -10,7 +10,7 @@ use nix::fcntl::OFlag;
 use crate::codec::{self, HEADER_MESSAGE_LEN_OFFSET, Header, Trailer, UNCOMMITTED};
 use crate::crc::Crc32;
 use crate::error::Error;
-use crate::fsutil::{fsync_dir, io_err, rename_noreplace};
+use crate::fsutil::{fsync_dir_grouped, io_err, rename_noreplace};
 use crate::spool::tmp_name;
 use crate::{Envelope, Queue, QueueId, Spool};
 
@@ -136,7 +136,7 @@ impl QueueWriter {
         // From here the temporary name is gone: Drop must not remove anything.
         self.out = None;
         let dir = crate::fsutil::parent(&self.final_path);
-        if let Err(e) = fsync_dir(&dir) {
+        if let Err(e) = fsync_dir_grouped(&dir) {
             // The rename may not survive a crash, so the caller must not
             // report success; take the file back so a retry by the client
             // does not deliver twice. XXX: if this unlink fails too, the

@@ -488,3 +488,21 @@ fn create_dirs_chowns_when_root() {
     // Modes survive the chown.
     assert_eq!(mode(&spool.dir(Queue::Maildrop)), 0o1733);
 }
+
+#[test]
+fn the_last_recipient_is_marked_in_memory_only() {
+    let (_tmp, spool) = spool();
+    let id = write(&spool, &envelope(2), b"x");
+    let mut f = spool.open(Queue::Incoming, &id).unwrap();
+    // Another recipient is pending: written like mark_done.
+    f.mark_last_done(0).unwrap();
+    assert_eq!(f.pending().collect::<Vec<_>>(), vec![1]);
+    // The last one: noted, not written (the file is removed next).
+    f.mark_last_done(1).unwrap();
+    assert_eq!(f.pending().count(), 0);
+    let again = spool.open(Queue::Incoming, &id).unwrap();
+    assert_eq!(
+        again.states(),
+        &[RecipientState::Done, RecipientState::Pending][..]
+    );
+}
