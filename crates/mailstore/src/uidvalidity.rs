@@ -61,8 +61,39 @@ pub(crate) fn next(root: BorrowedFd<'_>, root_path: &Path) -> u32 {
     }
 }
 
-/// claim_next - the counter's next value, taken by renaming its marker.
+/// How many times the whole claim is started again when so many processes
+/// race that every number tried was taken (many sessions of one user
+/// creating their special-use folders at their first login at once).
+const ROUNDS: u32 = 8;
+
+/// claim_next - the counter's next value, taken by renaming its marker;
+/// the race lost [`ATTEMPTS`] times in a row starts again from the files.
 fn claim_next(root: BorrowedFd<'_>, root_path: &Path) -> Result<u32, Error> {
+    let mut last = None;
+    for _ in 0..ROUNDS {
+        match claim_once(root, root_path) {
+            Err(Error::Io {
+                op: "claim UIDVALIDITY",
+                source,
+                path,
+            }) if source.kind() == std::io::ErrorKind::NotFound => {
+                last = Some(Error::Io {
+                    op: "claim UIDVALIDITY",
+                    source,
+                    path,
+                });
+            }
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or(Error::NoUniqueName {
+        dir: root_path.to_path_buf(),
+        attempts: ATTEMPTS,
+    }))
+}
+
+/// claim_once - one try of [`claim_next`].
+fn claim_once(root: BorrowedFd<'_>, root_path: &Path) -> Result<u32, Error> {
     let current = read_file_at(root, root_path, UIDVALIDITY_FILE, 64, "UIDVALIDITY counter")
         .ok()
         .flatten()
@@ -235,6 +266,34 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    #[test]
+    fn many_racing_claims_all_come_from_the_counter() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("dovecot-uidvalidity"), "00000064").unwrap();
+        fs::write(dir.path().join("dovecot-uidvalidity.00000064"), "").unwrap();
+        let path = dir.path().to_owned();
+        let start = std::sync::Arc::new(std::sync::Barrier::new(64));
+        let threads: Vec<_> = (0..64)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let fd = open_dir(&path).unwrap();
+                    start.wait();
+                    (0..4)
+                        .map(|_| next(fd.as_fd(), &path))
+                        .collect::<Vec<u32>>()
+                })
+            })
+            .collect();
+        let mut values: Vec<u32> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        values.sort_unstable();
+        // Consecutive from the counter: nobody fell back to the clock.
+        assert_eq!(values, (101..=356).collect::<Vec<u32>>());
     }
 
     #[test]
