@@ -85,6 +85,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 export PYTHONDONTWRITEBYTECODE=1
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../lib/stop.sh
+. "$REPO/tests/lib/stop.sh"
 HELPER=$REPO/tests/bench/compare_helper.py
 ROUNDS=${ROUNDS:-3}
 QUICK=${QUICK:-0}
@@ -135,20 +137,7 @@ now() { date +%s.%N; }
 # --- cleanup ---------------------------------------------------------------------
 
 stop_postern() {
-    [ -n "$PN_PID" ] || return 0
-    if kill -0 "$PN_PID" 2>/dev/null; then
-        kill -TERM "$PN_PID" 2>/dev/null
-        local i
-        for i in $(seq 1 150); do
-            kill -0 "$PN_PID" 2>/dev/null || break
-            sleep 0.2
-        done
-        # master leads its own process group: take any straggler with it.
-        if kill -0 "$PN_PID" 2>/dev/null; then
-            kill -KILL -- "-$PN_PID" 2>/dev/null || kill -KILL "$PN_PID" 2>/dev/null
-        fi
-    fi
-    wait "$PN_PID" 2>/dev/null
+    stop_master "$PN_PID"
     PN_PID=""
 }
 
@@ -156,16 +145,7 @@ stop_postfix() {
     [ "$PF_STARTED" = 1 ] || return 0
     postfix_cmd stop
     PF_STARTED=0
-    # Postfix's daemons (which chdir to queue_directory) may outlive master briefly.
-    local i cwd busy
-    for i in $(seq 1 50); do
-        busy=0
-        for cwd in /proc/[0-9]*/cwd; do
-            [ "$(readlink "$cwd" 2>/dev/null)" = "$PF_DIR/spool" ] && { busy=1; break; }
-        done
-        [ "$busy" = 0 ] && break
-        sleep 0.2
-    done
+    wait_cwd_gone "$PF_DIR/spool"
 }
 
 stop_dovecot() {

@@ -55,6 +55,8 @@ set -uo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../lib/stop.sh
+. "$REPO/tests/lib/stop.sh"
 BIN_DIR=${BIN_DIR:-$REPO/target/debug}
 MAIL_OWNER=${MAIL_OWNER:-postern-test}
 TIMEOUT=${TIMEOUT:-60}
@@ -76,20 +78,7 @@ die() {
 # --- cleanup ---------------------------------------------------------------------
 
 stop_postern() {
-    [ -n "$POSTERN_PID" ] || return 0
-    if kill -0 "$POSTERN_PID" 2>/dev/null; then
-        kill -TERM "$POSTERN_PID" 2>/dev/null
-        local i
-        for i in $(seq 1 150); do
-            kill -0 "$POSTERN_PID" 2>/dev/null || break
-            sleep 0.2
-        done
-        # master leads its own process group: take any straggler with it.
-        if kill -0 "$POSTERN_PID" 2>/dev/null; then
-            kill -KILL -- "-$POSTERN_PID" 2>/dev/null || kill -KILL "$POSTERN_PID" 2>/dev/null
-        fi
-    fi
-    wait "$POSTERN_PID" 2>/dev/null
+    stop_master "$POSTERN_PID"
     POSTERN_PID=""
 }
 
@@ -97,17 +86,7 @@ stop_postfix() {
     [ "$POSTFIX_STARTED" = 1 ] || return 0
     postfix_cmd stop
     POSTFIX_STARTED=0
-    # `postfix stop` returns once master is gone; its daemons (which all chdir to
-    # queue_directory) may take a moment longer. Wait for them before removing it.
-    local i cwd busy
-    for i in $(seq 1 50); do
-        busy=0
-        for cwd in /proc/[0-9]*/cwd; do
-            [ "$(readlink "$cwd" 2>/dev/null)" = "$PF_DIR/spool" ] && { busy=1; break; }
-        done
-        [ "$busy" = 0 ] && break
-        sleep 0.2
-    done
+    wait_cwd_gone "$PF_DIR/spool"
 }
 
 cleanup() {
