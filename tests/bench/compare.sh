@@ -87,6 +87,8 @@ export PYTHONDONTWRITEBYTECODE=1
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../lib/stop.sh
 . "$REPO/tests/lib/stop.sh"
+# shellcheck source=../lib/postfix.sh
+. "$REPO/tests/lib/postfix.sh"
 HELPER=$REPO/tests/bench/compare_helper.py
 ROUNDS=${ROUNDS:-3}
 QUICK=${QUICK:-0}
@@ -491,32 +493,7 @@ relayhost = [127.0.0.1]:$SINK_PORT
 smtp_tls_security_level = may
 EOF
 
-cat >"$PF_ETC/master.cf" <<EOF
-127.0.0.1:$PF_SMTP inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+postfix_master_cf "127.0.0.1:$PF_SMTP" >"$PF_ETC/master.cf"
 
 start_postfix() {
     postfix_cmd check || die "postfix check: $(cat "$PF_DIR/postfix.out")"

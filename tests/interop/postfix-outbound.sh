@@ -57,6 +57,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../lib/stop.sh
 . "$REPO/tests/lib/stop.sh"
+# shellcheck source=../lib/postfix.sh
+. "$REPO/tests/lib/postfix.sh"
 BIN_DIR=${BIN_DIR:-$REPO/target/debug}
 MAIL_OWNER=${MAIL_OWNER:-postern-test}
 TIMEOUT=${TIMEOUT:-60}
@@ -358,32 +360,7 @@ maximal_backoff_time = 20s
 EOF
 
 # Only the services this test needs, none chrooted.
-cat >"$PF_ETC/master.cf" <<EOF
-127.0.0.1:$PORT_P inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+postfix_master_cf "127.0.0.1:$PORT_P" >"$PF_ETC/master.cf"
 
 postfix_cmd check || die "postfix check: $(cat "$PF_DIR/postfix.out")"
 postfix_cmd start || die "postfix start: $(cat "$PF_DIR/postfix.out")"
