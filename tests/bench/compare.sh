@@ -208,11 +208,6 @@ wait_for() {
     done
 }
 
-# port_open PORT: something accepts connections on 127.0.0.1:PORT.
-port_open() {
-    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1"
-}
-
 # listening PORT: a socket listens on 127.0.0.1:PORT (without connecting to it).
 listening() {
     [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
@@ -228,18 +223,6 @@ for _ in range(int(sys.argv[1])):
     held.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in held))
 PY
-}
-
-# postfix_cmd ARGS...: `postfix -c $PF_ETC ARGS...`, messages in $PF_DIR/postfix.out
-# (Postfix prints to standard error only when it is a terminal: script(1) gives it one).
-postfix_cmd() {
-    local cmd
-    cmd=$(printf '%q ' postfix -c "$PF_ETC" "$@")
-    if command -v script >/dev/null; then
-        script -qec "$cmd" /dev/null >"$PF_DIR/postfix.out" 2>&1 </dev/null
-    else
-        postfix -c "$PF_ETC" "$@" >"$PF_DIR/postfix.out" 2>&1 </dev/null
-    fi
 }
 
 pf_pid() { tr -d ' \n' <"$PF_DIR/spool/pid/master.pid" 2>/dev/null; }

@@ -159,11 +159,6 @@ wait_for() {
     done
 }
 
-# port_open PORT: true when something accepts connections on 127.0.0.1:PORT.
-port_open() {
-    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1"
-}
-
 # free_ports N: N distinct TCP ports on 127.0.0.1 that were free a moment ago.
 free_ports() {
     python3 - "$1" <<'PY'
@@ -215,19 +210,6 @@ log_has() {
         lines=$(printf '%s\n' "$lines" | grep -F -- "$p") || return 1
     done
     [ -n "$lines" ]
-}
-
-# postfix_cmd ARGS...: runs `postfix -c $PF_ETC ARGS...` with its messages in
-# $PF_DIR/postfix.out. Postfix commands print to standard error only when it is a
-# terminal (otherwise just to the log), so give them one through script(1).
-postfix_cmd() {
-    local cmd
-    cmd=$(printf '%q ' postfix -c "$PF_ETC" "$@")
-    if command -v script >/dev/null; then
-        script -qec "$cmd" /dev/null >"$PF_DIR/postfix.out" 2>&1 </dev/null
-    else
-        postfix -c "$PF_ETC" "$@" >"$PF_DIR/postfix.out" 2>&1 </dev/null
-    fi
 }
 
 # --- preconditions ---------------------------------------------------------------

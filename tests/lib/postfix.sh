@@ -31,3 +31,21 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF2
 }
+
+# postfix_cmd ARGS...: `postfix -c $PF_ETC ARGS...` with its messages in
+# $PF_DIR/postfix.out (Postfix prints to standard error only when it is a terminal:
+# script(1) gives it one). The caller sets PF_ETC and PF_DIR.
+postfix_cmd() {
+    local cmd
+    cmd=$(printf '%q ' postfix -c "$PF_ETC" "$@")
+    if command -v script >/dev/null; then
+        script -qec "$cmd" /dev/null >"$PF_DIR/postfix.out" 2>&1 </dev/null
+    else
+        postfix -c "$PF_ETC" "$@" >"$PF_DIR/postfix.out" 2>&1 </dev/null
+    fi
+}
+
+# port_open PORT: true when something accepts connections on 127.0.0.1:PORT.
+port_open() {
+    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1"
+}
