@@ -79,18 +79,8 @@ impl Workload {
 /// `postern-bench imap`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Server to talk to.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub server: String,
-    #[arg(
-        long,
-        value_name = "U",
-        help = "User name; n in curly braces becomes the connection number (0-based)"
-    )]
-    pub user: String,
-    /// Password.
-    #[arg(long, value_name = "P")]
-    pub pass: String,
+    #[command(flatten)]
+    pub login: crate::Login,
     /// What to do.
     #[arg(long, value_enum)]
     pub workload: Workload,
@@ -106,9 +96,6 @@ pub struct Args {
     /// search: the text for UID SEARCH SUBJECT.
     #[arg(long, default_value = "x")]
     pub subject: String,
-    /// TLS from the start (port 993).
-    #[arg(long)]
-    pub tls: bool,
     #[command(flatten)]
     pub measure: crate::Measure,
 }
@@ -144,8 +131,8 @@ impl Tally {
 ///
 /// Setup failures (TLS configuration, --tree); protocol errors are counted.
 pub async fn run(args: Args) -> anyhow::Result<Report> {
-    let tls = if args.tls {
-        Some(Tls::for_server(&args.server)?)
+    let tls = if args.login.tls {
+        Some(Tls::for_server(&args.login.server)?)
     } else {
         None
     };
@@ -235,8 +222,10 @@ async fn run_select(ctx: &Arc<Ctx>) -> (Tally, Duration) {
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 if let Err(e) = select_rounds(&ctx, index, &mut tally).await {
-                    ctx.errors
-                        .record(format!("{}: connection {index}: {e:#}", ctx.args.server));
+                    ctx.errors.record(format!(
+                        "{}: connection {index}: {e:#}",
+                        ctx.args.login.server
+                    ));
                 }
                 (tally, None)
             })
@@ -260,8 +249,10 @@ async fn run_rounds(ctx: &Arc<Ctx>) -> anyhow::Result<(Tally, Duration, Option<T
                 let mut tally = Tally::default();
                 let mut finished = None;
                 if let Err(e) = rounds(&ctx, index, ticket, &mut tally, &mut finished).await {
-                    ctx.errors
-                        .record(format!("{}: connection {index}: {e:#}", ctx.args.server));
+                    ctx.errors.record(format!(
+                        "{}: connection {index}: {e:#}",
+                        ctx.args.login.server
+                    ));
                 }
                 (tally, finished)
             })
@@ -408,8 +399,10 @@ async fn run_idle(ctx: &Arc<Ctx>, sampler: Option<&Sampler>) -> (Tally, IdleOutc
             tokio::spawn(async move {
                 let mut tally = Tally::default();
                 if let Err(e) = idle_connection(&ctx, index, &setup, ticket, &mut tally).await {
-                    ctx.errors
-                        .record(format!("{}: connection {index}: {e:#}", ctx.args.server));
+                    ctx.errors.record(format!(
+                        "{}: connection {index}: {e:#}",
+                        ctx.args.login.server
+                    ));
                 }
                 (tally, None)
             })
@@ -477,7 +470,7 @@ async fn idle_connection(
             Ok(()) => imap.record(ctx, tally, started.elapsed()),
             Err(text) => ctx
                 .errors
-                .record(format!("{}: DONE: {text}", ctx.args.server)),
+                .record(format!("{}: DONE: {text}", ctx.args.login.server)),
         }
         imap.timed(ctx, tally, "LOGOUT", "LOGOUT").await?;
         Ok(())
@@ -490,8 +483,8 @@ async fn idle_connection(
 
 /// The LOGIN command for connection `index`.
 fn login(ctx: &Ctx, index: u32) -> String {
-    let user = ctx.args.user.replace("{n}", &index.to_string());
-    format!("LOGIN {} {}", quoted(&user), quoted(&ctx.args.pass))
+    let user = ctx.args.login.user.replace("{n}", &index.to_string());
+    format!("LOGIN {} {}", quoted(&user), quoted(&ctx.args.login.pass))
 }
 
 /// An IMAP quoted string.
@@ -530,7 +523,7 @@ struct Imap {
 impl Imap {
     /// Connects and reads the greeting.
     async fn open(ctx: &Ctx) -> anyhow::Result<Imap> {
-        let mut conn = Connection::connect(&ctx.args.server, ctx.tls.as_ref()).await?;
+        let mut conn = Connection::connect(&ctx.args.login.server, ctx.tls.as_ref()).await?;
         let greeting = conn.line(MAX_LINE).await?;
         if !(greeting.starts_with("* OK") || greeting.starts_with("* PREAUTH")) {
             bail!("greeting: {greeting}");
@@ -570,7 +563,7 @@ impl Imap {
             }
             Err(text) => {
                 ctx.errors
-                    .record(format!("{}: {label}: {text}", ctx.args.server));
+                    .record(format!("{}: {label}: {text}", ctx.args.login.server));
                 Ok(false)
             }
         }
@@ -786,15 +779,17 @@ mod tests {
         let server = listener.local_addr().unwrap().to_string();
         let fake = tokio::spawn(fake_server(listener));
         let args = Args {
-            server,
-            user: "u".into(),
-            pass: "p".into(),
+            login: crate::Login {
+                server,
+                user: "u".into(),
+                pass: "p".into(),
+                tls: false,
+            },
             workload,
             connections: 2,
             iterations,
             hold: Duration::from_millis(50),
             subject: "x".into(),
-            tls: false,
             measure: crate::Measure::default(),
         };
         let report = run(args).await.unwrap();

@@ -94,6 +94,27 @@ enum Command {
     Imap(imap::Args),
 }
 
+/// Where and as whom the POP3 and IMAP workloads log in.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Login {
+    /// Server to talk to.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server: String,
+    /// User name (the help text says how it is numbered).
+    #[arg(
+        long,
+        value_name = "U",
+        help = "User name; n in curly braces becomes the session or connection number (0-based)"
+    )]
+    pub user: String,
+    /// Password.
+    #[arg(long, value_name = "P")]
+    pub pass: String,
+    /// TLS from the start (ports 995, 993).
+    #[arg(long)]
+    pub tls: bool,
+}
+
 /// Options every client workload shares.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Measure {

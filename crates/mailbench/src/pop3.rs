@@ -41,24 +41,11 @@ const MAX_LINE: usize = 8192;
 /// `postern-bench pop3`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Server to read from.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub server: String,
-    #[arg(
-        long,
-        value_name = "U",
-        help = "User name; n in curly braces becomes the session number (0-based)"
-    )]
-    pub user: String,
-    /// Password.
-    #[arg(long, value_name = "P")]
-    pub pass: String,
+    #[command(flatten)]
+    pub login: crate::Login,
     /// Concurrent sessions.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub sessions: u32,
-    /// TLS from the start (port 995).
-    #[arg(long)]
-    pub tls: bool,
     #[command(flatten)]
     pub measure: crate::Measure,
 }
@@ -79,8 +66,8 @@ struct Tally {
 ///
 /// Setup failures (TLS configuration, --tree); protocol errors are counted.
 pub async fn run(args: Args) -> anyhow::Result<Report> {
-    let tls = if args.tls {
-        Some(Tls::for_server(&args.server)?)
+    let tls = if args.login.tls {
+        Some(Tls::for_server(&args.login.server)?)
     } else {
         None
     };
@@ -112,7 +99,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
                 )
                 .await
                 {
-                    errors.record(format!("{}: session {index}: {e:#}", args.server));
+                    errors.record(format!("{}: session {index}: {e:#}", args.login.server));
                 }
                 tally
             })
@@ -164,12 +151,12 @@ async fn session(
     done: &AtomicU64,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    let mut conn = Connection::connect(&args.server, tls).await?;
+    let mut conn = Connection::connect(&args.login.server, tls).await?;
     expect_ok(&mut conn, "greeting").await?;
-    let user = args.user.replace("{n}", &index.to_string());
+    let user = args.login.user.replace("{n}", &index.to_string());
     conn.send(format!("USER {user}\r\n").as_bytes()).await?;
     expect_ok(&mut conn, "USER").await?;
-    conn.send(format!("PASS {}\r\n", args.pass).as_bytes())
+    conn.send(format!("PASS {}\r\n", args.login.pass).as_bytes())
         .await?;
     expect_ok(&mut conn, "PASS").await?;
     conn.send(b"STAT\r\n").await?;
@@ -193,7 +180,7 @@ async fn session(
         for n in first..=last {
             let status = conn.line(MAX_LINE).await?;
             if !status.starts_with("+OK") {
-                errors.record(format!("{}: RETR {n}: {status}", args.server));
+                errors.record(format!("{}: RETR {n}: {status}", args.login.server));
                 continue;
             }
             let size = multi_line(&mut conn).await?;
@@ -286,11 +273,13 @@ mod tests {
             }
         });
         let args = Args {
-            server,
-            user: "u{n}".into(),
-            pass: "p".into(),
+            login: crate::Login {
+                server,
+                user: "u{n}".into(),
+                pass: "p".into(),
+                tls: false,
+            },
             sessions: 1,
-            tls: false,
             measure: crate::Measure::default(),
         };
         let report = run(args).await.unwrap();
