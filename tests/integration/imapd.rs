@@ -2218,6 +2218,39 @@ fn idle_pushes_smtp_delivery_flag_changes_and_expunges() {
 }
 
 #[test]
+fn idle_sessions_in_one_folder_share_its_watch() {
+    // Well below imapd's 60s rescan: only inotify gets the news there in time.
+    const PUSH: Duration = Duration::from_secs(10);
+    let site = site("imap-idle-shared");
+    let mut a = site.login("alice");
+    let mut b = site.login("alice");
+    a.select("INBOX").unwrap();
+    b.select("INBOX").unwrap();
+    a.idle().unwrap();
+    b.idle().unwrap();
+    site.deliver("alice@example.org", "both", "x\r\n");
+    a.idle_wait(PUSH, "* 1 EXISTS in a", |l| l == "* 1 EXISTS")
+        .unwrap();
+    b.idle_wait(PUSH, "* 1 EXISTS in b", |l| l == "* 1 EXISTS")
+        .unwrap();
+    // One session leaving the folder must not silence the other.
+    a.idle_done().unwrap().ok().unwrap();
+    a.logout().unwrap();
+    site.deliver("alice@example.org", "b-only", "y\r\n");
+    b.idle_wait(PUSH, "* 2 EXISTS in b", |l| l == "* 2 EXISTS")
+        .unwrap();
+    b.idle_done().unwrap().ok().unwrap();
+    // With nobody idling the watch is gone; the next IDLE sets it up again.
+    let mut c = site.login("alice");
+    c.select("INBOX").unwrap();
+    c.idle().unwrap();
+    site.deliver("alice@example.org", "again", "z\r\n");
+    c.idle_wait(PUSH, "* 3 EXISTS in c", |l| l == "* 3 EXISTS")
+        .unwrap();
+    c.idle_done().unwrap().ok().unwrap();
+}
+
+#[test]
 fn uids_and_uidvalidity_survive_a_master_restart() {
     let mut site = site("imap-restart");
     site.deliver_numbered("alice@example.org", "keep", 3, "x\r\n");
