@@ -47,7 +47,7 @@ use nix::unistd::{Uid, User};
 use service::exit;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::log::LogSink;
 use crate::pidfile::PidFile;
@@ -128,6 +128,7 @@ fn run(args: Args, sink: LogSink) -> Result<(), Fatal> {
     for warning in &config.warnings {
         warn!("{warning}");
     }
+    raise_open_files();
     ensure_certificate(&params).map_err(fatal(exit::OSERR))?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -138,6 +139,58 @@ fn run(args: Args, sink: LogSink) -> Result<(), Fatal> {
     let result = runtime.block_on(supervise(config, daemon_dir, owner, args.verbose, sink));
     pidfile.remove();
     result
+}
+
+/// The open-files limit master asks for: thousands of IMAP sessions idling in one
+/// imapd need a few descriptors each.
+const OPEN_FILES: u64 = 65536;
+
+/// raise_open_files - raise the open-files limit (RLIMIT_NOFILE) that every daemon
+/// inherits: the hard limit to at least [`OPEN_FILES`] (as far as the kernel's
+/// `fs.nr_open` allows, and only as root), and the soft limit to the hard one.
+/// Without privilege only the soft limit rises. A failure only means a lower
+/// ceiling, so it is logged and startup goes on.
+fn raise_open_files() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok(limits) => limits,
+        Err(e) => {
+            warn!("cannot read the open-files limit: {e}");
+            return;
+        }
+    };
+    let mut target = hard.max(OPEN_FILES);
+    if let Some(nr_open) = nr_open() {
+        target = target.min(nr_open);
+    }
+    if target > hard {
+        match setrlimit(Resource::RLIMIT_NOFILE, target, target) {
+            Ok(()) => {
+                debug!("open-files limit set to {target} (was soft {soft}, hard {hard})");
+                return;
+            }
+            // Not root (or no CAP_SYS_RESOURCE): the soft limit can still go up.
+            Err(e) => debug!("cannot raise the hard open-files limit to {target}: {e}"),
+        }
+    }
+    if soft >= hard {
+        debug!("open-files limit left at {soft} (the hard limit)");
+        return;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+        Ok(()) => debug!("open-files limit set to {hard} (was soft {soft}), the hard limit"),
+        Err(e) => warn!("cannot raise the open-files limit from {soft} to {hard}: {e}"),
+    }
+}
+
+/// nr_open - the kernel's ceiling for the open-files limit (`/proc/sys/fs/nr_open`),
+/// None when it cannot be read.
+fn nr_open() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// With no certificate configured for some daemon, creates the self-signed one in the
