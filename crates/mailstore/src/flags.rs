@@ -105,6 +105,18 @@ impl Flags {
         }
     }
 
+    /// bits - the set as a number, for a file that saves it
+    /// ([`Flags::from_bits`] reads it back).
+    pub(crate) fn bits(self) -> u64 {
+        self.letters
+    }
+
+    /// from_bits - the set saved by [`Flags::bits`]; None if it has bits
+    /// no letter uses.
+    pub(crate) fn from_bits(bits: u64) -> Option<Flags> {
+        (bits >> 52 == 0).then_some(Flags { letters: bits })
+    }
+
     /// is_empty - whether no letter is set.
     pub fn is_empty(self) -> bool {
         self.letters == 0

@@ -238,6 +238,55 @@ pub(crate) fn stat_at<P: ?Sized + NixPath>(
     }
 }
 
+/// FileStamp - what tells one state of a file from another without
+/// reading it: device, inode, size, and modification and status change
+/// times to the nanosecond. A file replaced by rename gets a new inode
+/// (or, if the number is reused, a later status change time); one
+/// appended to gets a new size and modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    /// st_dev, st_ino, st_size, then modification and status change times
+    /// (seconds, nanoseconds).
+    fields: [i64; 7],
+}
+
+impl FileStamp {
+    /// of - the stamp of a stat result.
+    pub(crate) fn of(st: &FileStat) -> FileStamp {
+        #[allow(clippy::cast_possible_wrap, clippy::useless_conversion)]
+        let fields = [
+            st.st_dev as i64,
+            st.st_ino as i64,
+            i64::from(st.st_size),
+            i64::from(st.st_mtime),
+            i64::from(st.st_mtime_nsec),
+            i64::from(st.st_ctime),
+            i64::from(st.st_ctime_nsec),
+        ];
+        FileStamp { fields }
+    }
+
+    /// to_bytes - the stamp as 56 bytes, for a file that saves it.
+    pub(crate) fn to_bytes(self) -> [u8; 56] {
+        let mut out = [0u8; 56];
+        for (chunk, field) in out.chunks_exact_mut(8).zip(self.fields) {
+            chunk.copy_from_slice(&field.to_le_bytes());
+        }
+        out
+    }
+
+    /// from_bytes - a stamp saved by [`FileStamp::to_bytes`].
+    pub(crate) fn from_bytes(bytes: &[u8; 56]) -> FileStamp {
+        let mut fields = [0i64; 7];
+        for (field, chunk) in fields.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            *field = i64::from_le_bytes(word);
+        }
+        FileStamp { fields }
+    }
+}
+
 /// parent - the directory holding `path`.
 pub(crate) fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("."))
@@ -342,6 +391,19 @@ pub(crate) fn read_file_at(
     max: u64,
     what: &str,
 ) -> Result<Option<Vec<u8>>, Error> {
+    Ok(read_file_stat_at(dir, dir_path, name, max, what)?.map(|(data, _)| data))
+}
+
+/// read_file_stat_at - [`read_file_at`], with the file's status as of
+/// when it was opened (before reading), so a caller can tell later
+/// whether the file changed since.
+pub(crate) fn read_file_stat_at(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &str,
+    max: u64,
+    what: &str,
+) -> Result<Option<(Vec<u8>, FileStat)>, Error> {
     let path = dir_path.join(name);
     let Some((fd, st)) = open_regular_at(dir, name, &path, OFlag::O_RDONLY)? else {
         return Ok(None);
@@ -362,7 +424,7 @@ pub(crate) fn read_file_at(
             ),
         });
     }
-    Ok(Some(data))
+    Ok(Some((data, st)))
 }
 
 /// replace_file - replace the file `name` in the directory open as `dir`
@@ -379,6 +441,31 @@ pub(crate) fn replace_file(
     name: &str,
     contents: &[u8],
     file_mode: FileMode,
+) -> Result<(), Error> {
+    write_replacing(dir, dir_path, name, contents, file_mode, true)
+}
+
+/// replace_cache_file - [`replace_file`] without the fsyncs, for files
+/// that only save work (a reader checks them and ignores a damaged one):
+/// after a crash the file may be empty or cut short.
+pub(crate) fn replace_cache_file(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &str,
+    contents: &[u8],
+    file_mode: FileMode,
+) -> Result<(), Error> {
+    write_replacing(dir, dir_path, name, contents, file_mode, false)
+}
+
+/// write_replacing - [`replace_file`], with the fsyncs if `durable`.
+fn write_replacing(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &str,
+    contents: &[u8],
+    file_mode: FileMode,
+    durable: bool,
 ) -> Result<(), Error> {
     let dir_st = fstat(dir).map_err(errno_err("stat", dir_path))?;
     let mode = match file_mode {
@@ -410,12 +497,17 @@ pub(crate) fn replace_file(
     let mut file = File::from(fd);
     file.write_all(contents)
         .map_err(io_err("write", &tmp_path))?;
-    file.sync_all().map_err(io_err("fsync", &tmp_path))?;
+    if durable {
+        file.sync_all().map_err(io_err("fsync", &tmp_path))?;
+    }
     drop(file);
     let path = dir_path.join(name);
     nix::fcntl::renameat(dir, tmp_name.as_str(), dir, name).map_err(errno_err("rename", &path))?;
     tmp.renamed();
-    fsync(dir).map_err(errno_err("fsync directory", dir_path))
+    if durable {
+        fsync(dir).map_err(errno_err("fsync directory", dir_path))?;
+    }
+    Ok(())
 }
 
 /// TmpName - the temporary file of [`replace_file`]; removed if the

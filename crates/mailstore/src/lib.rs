@@ -209,6 +209,7 @@ mod fasthash;
 mod flags;
 mod folders;
 mod fsutil;
+mod index;
 mod keywords;
 mod lineend;
 mod mailbox;

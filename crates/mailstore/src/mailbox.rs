@@ -132,7 +132,8 @@ use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
 use crate::cache::MetadataCache;
 use crate::error::{Error, errno_err, io_err};
 use crate::flags::{Flags, INFO_PREFIX};
-use crate::fsutil::{Kind, for_each_entry, kind, open_dir_at, stat_at};
+use crate::fsutil::{FileStamp, Kind, for_each_entry, kind, open_dir_at, stat_at};
+use crate::index;
 use crate::maildir::Maildir;
 use crate::metadata::{Metadata, parse_metadata};
 use crate::name::size_field;
@@ -183,15 +184,13 @@ pub struct MessageEntry {
     /// The IMAP UID; with the mailbox's UIDVALIDITY it names this message
     /// for good.
     pub uid: u32,
-    /// The file's base name: its name without the `:2,` flags suffix,
-    /// which stays the same as the message moves and its flags change.
-    pub base: String,
-    /// The file's current name, flags suffix included.
-    pub file_name: String,
+    /// The file's current name, flags suffix included
+    /// ([`MessageEntry::file_name`]).
+    pub(crate) name: Box<str>,
+    /// The length of its base name ([`MessageEntry::base`]).
+    pub(crate) base_len: usize,
     /// Which directory the file is in.
     pub location: Location,
-    /// The file's full path (Maildir, location, file name).
-    pub path: PathBuf,
     /// The flags in the file name.
     pub flags: Flags,
     /// Bytes in the file (LF line endings): `,S=` in the name, else stat.
@@ -213,6 +212,20 @@ pub struct MessageEntry {
     /// A POP3 UIDL saved in the UID list (the `P` field, from a migration
     /// into Dovecot); [`Mailbox::pop3_uidl`] prefers it.
     pub saved_pop3_uidl: Option<String>,
+}
+
+impl MessageEntry {
+    /// base - the file's base name: its name without the `:2,` flags
+    /// suffix, which stays the same as the message moves and its flags
+    /// change.
+    pub fn base(&self) -> &str {
+        self.name.get(..self.base_len).unwrap_or(&self.name)
+    }
+
+    /// file_name - the file's current name, flags suffix included.
+    pub fn file_name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// Mailbox - a Maildir opened for reading, with UIDs assigned.
@@ -238,28 +251,22 @@ pub struct Mailbox {
     timing: LockTiming,
     /// The metadata cache, read at the first [`Mailbox::metadata`].
     cache: Option<MetadataCache>,
-    /// What the view knows of each message file by base name, so that a
-    /// refresh stats only files it has not seen under their name.
-    seen: FastMap<String, Seen>,
     /// The modification times of `new/` and `cur/` that the view's state
     /// accounts for: taken at the start of the last scan, or after the
     /// view's own change when nobody else had changed them.
     known_dirs: [SystemTime; 2],
+    /// For `new/` and `cur/`: whether the view's messages there are
+    /// exactly the directory's files as of `known_dirs` (the last scan
+    /// saw it settled, and the view has not changed it since), so that
+    /// while its time stays the same it need not be listed again.
+    complete: [bool; 2],
+    /// The UID list the view was built from.
+    uidlist: Option<FileStamp>,
+    /// The snapshot in the index file, as far as this view knows (loaded
+    /// or written by it).
+    saved: Option<index::Head>,
     /// HIGHESTMODSEQ as of the last scan and the view's own changes.
     highest_modseq: u64,
-}
-
-/// Seen - what a view remembers of a message file between scans.
-#[derive(Debug, Clone)]
-struct Seen {
-    /// Where the file was.
-    location: Location,
-    /// Its name there.
-    name: String,
-    /// Its modification time (the internal date), kept through renames.
-    mtime: SystemTime,
-    /// Its mod-sequence under that name.
-    modseq: u64,
 }
 
 impl Mailbox {
@@ -292,10 +299,24 @@ impl Mailbox {
             messages: Vec::new(),
             timing,
             cache: None,
-            seen: FastMap::default(),
             known_dirs: [UNIX_EPOCH; 2],
+            complete: [false; 2],
+            uidlist: None,
+            saved: None,
             highest_modseq: 0,
         };
+        if let Some((head, messages)) = index::load(mailbox.dir.as_fd(), &mailbox.path) {
+            // What the last complete scan found: the refresh below finds
+            // out how much of it still holds.
+            mailbox.uidvalidity = head.uidvalidity;
+            mailbox.next_uid = head.next_uid;
+            mailbox.highest_modseq = head.highest_modseq;
+            mailbox.uidlist = Some(head.uidlist);
+            mailbox.known_dirs = head.dirs;
+            mailbox.complete = [true; 2];
+            mailbox.messages = messages;
+            mailbox.saved = Some(head);
+        }
         mailbox.refresh()?;
         Ok(mailbox)
     }
@@ -354,7 +375,16 @@ impl Mailbox {
     /// stat each), and messages expunged elsewhere (dropped from the
     /// view). Files whose names did not change are not stat'ed again.
     pub fn refresh(&mut self) -> Result<(), Error> {
-        let listed = UidList::read(self.dir.as_fd(), &self.path, false)?;
+        if self.complete == [true; 2]
+            && self.uidlist.is_some()
+            && self.dir_times()? == self.known_dirs
+            && UidList::stamp(self.dir.as_fd(), &self.path)? == self.uidlist
+        {
+            // Neither directory nor the UID list changed since the view
+            // was complete: a scan would find the same.
+            return Ok(());
+        }
+        let (listed, mut stamp) = UidList::read_stamped(self.dir.as_fd(), &self.path, false)?;
         let mut scan = self.scan()?;
         let index: FastMap<&str, &Record> = listed
             .iter()
@@ -406,7 +436,11 @@ impl Mailbox {
         drop(index);
         let list = match listed {
             Some(list) if !need_write => list,
-            _ => self.update_list(listed.as_ref(), &scan)?,
+            _ => {
+                let (list, written) = self.update_list(listed.as_ref(), &scan)?;
+                stamp = written;
+                list
+            }
         };
         self.uidvalidity = list.uidvalidity;
         self.next_uid = list.next_uid;
@@ -415,7 +449,7 @@ impl Mailbox {
             .iter()
             .filter_map(|r| {
                 let found = scan.files.get(&r.base)?;
-                Some(self.entry(r, found))
+                Some(Mailbox::entry(r, found))
             })
             .collect();
         let highest = self
@@ -427,20 +461,36 @@ impl Mailbox {
             .unwrap_or(0);
         self.highest_modseq = self.highest_modseq.max(highest);
         self.known_dirs = scan.dir_times;
-        self.seen = scan
-            .files
-            .into_values()
-            .map(|f| {
-                let seen = Seen {
-                    location: f.location,
-                    name: f.name,
-                    mtime: f.mtime,
-                    modseq: f.modseq,
-                };
-                (f.base, seen)
-            })
-            .collect();
+        self.complete = scan.complete;
+        self.uidlist = stamp;
+        self.save_index();
         Ok(())
+    }
+
+    /// save_index - after a scan: if it was complete and found something
+    /// else than the index file holds, write the view to it. A failure
+    /// (disk full, a read-only Maildir) only costs the next open a scan.
+    fn save_index(&mut self) {
+        let Some(uidlist) = self.uidlist else {
+            return;
+        };
+        if self.complete != [true; 2] {
+            return;
+        }
+        let head = index::Head {
+            uidvalidity: self.uidvalidity,
+            next_uid: self.next_uid,
+            highest_modseq: self.highest_modseq,
+            uidlist,
+            dirs: self.known_dirs,
+        };
+        if self.saved == Some(head) {
+            return;
+        }
+        match index::save(self.dir.as_fd(), &self.path, &head, &self.messages) {
+            Ok(()) => self.saved = Some(head),
+            Err(e) => tracing::debug!(error = %e, "cannot write the folder index"),
+        }
     }
 
     /// move_new_to_cur - move the view's messages in `new/` to `cur/`
@@ -470,13 +520,9 @@ impl Mailbox {
                 if entry.location != Location::New {
                     break;
                 }
-                let target = format!("{}{INFO_PREFIX}{}", entry.base, entry.flags);
-                match nix::fcntl::renameat(
-                    &self.new,
-                    entry.file_name.as_str(),
-                    &self.cur,
-                    target.as_str(),
-                ) {
+                let target = format!("{}{INFO_PREFIX}{}", entry.base(), entry.flags);
+                match nix::fcntl::renameat(&self.new, entry.file_name(), &self.cur, target.as_str())
+                {
                     Ok(()) => {
                         let flags = entry.flags;
                         self.set_location(uid, Location::Cur, target, flags);
@@ -490,7 +536,7 @@ impl Mailbox {
                         }
                     }
                     Err(errno) => {
-                        return Err(errno_err("rename", &entry.path)(errno));
+                        return Err(errno_err("rename", &self.message_path(entry))(errno));
                     }
                 }
             }
@@ -522,15 +568,15 @@ impl Mailbox {
     pub fn set_flags(&mut self, uid: u32, flags: Flags) -> Result<bool, Error> {
         for _ in 0..FOLLOW_ATTEMPTS {
             let entry = self.entry_for(uid)?;
-            let target = format!("{}{INFO_PREFIX}{flags}", entry.base);
-            if entry.location == Location::Cur && entry.file_name == target {
+            let target = format!("{}{INFO_PREFIX}{flags}", entry.base());
+            if entry.location == Location::Cur && entry.file_name() == target {
                 self.set_location(uid, Location::Cur, target, flags);
                 return Ok(true);
             }
             let dirs_before = self.dir_times().ok();
             match nix::fcntl::renameat(
                 self.dir_fd(entry.location),
-                entry.file_name.as_str(),
+                entry.file_name(),
                 &self.cur,
                 target.as_str(),
             ) {
@@ -545,7 +591,7 @@ impl Mailbox {
                         return Ok(false);
                     }
                 }
-                Err(errno) => return Err(errno_err("rename", &entry.path)(errno)),
+                Err(errno) => return Err(errno_err("rename", &self.message_path(&entry))(errno)),
             }
         }
         Err(self.still_moving(uid))
@@ -578,7 +624,7 @@ impl Mailbox {
                 };
                 match unlinkat(
                     self.dir_fd(entry.location),
-                    entry.file_name.as_str(),
+                    entry.file_name(),
                     UnlinkatFlags::NoRemoveDir,
                 ) {
                     Ok(()) => {
@@ -594,7 +640,7 @@ impl Mailbox {
                         }
                     }
                     Err(errno) => {
-                        let e = errno_err("remove", &entry.path)(errno);
+                        let e = errno_err("remove", &self.message_path(entry))(errno);
                         self.messages.retain(|m| !dropped.contains(&m.uid));
                         return Err(e);
                     }
@@ -624,14 +670,16 @@ impl Mailbox {
             let entry = self.entry_for(uid)?;
             match nix::fcntl::openat(
                 self.dir_fd(entry.location),
-                entry.file_name.as_str(),
+                entry.file_name(),
                 FILE_FLAGS,
                 Mode::empty(),
             ) {
                 Ok(fd) => {
-                    let st = fstat(&fd).map_err(errno_err("stat", &entry.path))?;
+                    let st = fstat(&fd).map_err(errno_err("stat", &self.message_path(&entry)))?;
                     if kind(&st) != Kind::File {
-                        return Err(Error::NotARegularFile { path: entry.path });
+                        return Err(Error::NotARegularFile {
+                            path: self.message_path(&entry),
+                        });
                     }
                     return Ok(Some(File::from(fd)));
                 }
@@ -640,8 +688,12 @@ impl Mailbox {
                         return Ok(None);
                     }
                 }
-                Err(Errno::ELOOP) => return Err(Error::Symlink { path: entry.path }),
-                Err(errno) => return Err(errno_err("open", &entry.path)(errno)),
+                Err(Errno::ELOOP) => {
+                    return Err(Error::Symlink {
+                        path: self.message_path(&entry),
+                    });
+                }
+                Err(errno) => return Err(errno_err("open", &self.message_path(&entry))(errno)),
             }
         }
         Err(self.still_moving(uid))
@@ -683,7 +735,7 @@ impl Mailbox {
         if let Some(found) = self
             .cache
             .as_mut()
-            .and_then(|c| c.get(uid, &entry.base, entry.size))
+            .and_then(|c| c.get(uid, entry.base(), entry.size))
         {
             return Ok(Some(found));
         }
@@ -693,10 +745,10 @@ impl Mailbox {
         let mut bytes = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
         file.take(crate::cache::MAX_MESSAGE_LEN)
             .read_to_end(&mut bytes)
-            .map_err(io_err("read", &entry.path))?;
+            .map_err(io_err("read", &self.message_path(&entry)))?;
         let metadata = Arc::new(parse_metadata(&bytes));
         if let Some(cache) = self.cache.as_mut() {
-            cache.insert(uid, &entry.base, entry.size, Arc::clone(&metadata));
+            cache.insert(uid, entry.base(), entry.size, Arc::clone(&metadata));
         }
         Ok(Some(metadata))
     }
@@ -749,60 +801,52 @@ impl Mailbox {
         }
     }
 
-    /// set_location - record that the message now has this name.
+    /// set_location - record that the message now has this name (with
+    /// the same base name).
     fn set_location(&mut self, uid: u32, location: Location, file_name: String, flags: Flags) {
-        let path = self.path.join(location.dir_name()).join(&file_name);
+        self.complete = [false; 2];
         if let Some(entry) = self.index_of(uid).and_then(|i| self.messages.get_mut(i)) {
             entry.location = location;
-            entry.path = path;
-            entry.file_name = file_name;
+            entry.base_len = base_name(&file_name).len();
+            entry.name = file_name.into();
             entry.flags = flags;
         }
     }
 
+    /// message_path - the full path of a message's file (Maildir,
+    /// directory, name), for messages and errors.
+    pub fn message_path(&self, entry: &MessageEntry) -> PathBuf {
+        self.path
+            .join(entry.location.dir_name())
+            .join(entry.file_name())
+    }
+
     /// note_renamed - after this view renamed the message's file: take
     /// its new status change time as its mod-sequence (and into
-    /// HIGHESTMODSEQ), and remember the name so the next scan need not
-    /// stat it. If the file is gone already (renamed or removed again by
-    /// someone else), `cur/`'s modification time stands in: the rename
-    /// into it set that time, and the next refresh reads the file's own.
+    /// HIGHESTMODSEQ); the next scan need not stat it under this name. If
+    /// the file is gone already (renamed or removed again by someone
+    /// else), `cur/`'s modification time stands in: the rename into it
+    /// set that time, and the next refresh stats the file under its new
+    /// name.
     fn note_renamed(&mut self, uid: u32) {
         let Some(entry) = self.message(uid) else {
             return;
         };
         let dir = self.dir_fd(entry.location);
-        let (modseq, seen) = match stat_at(dir, entry.file_name.as_str(), &entry.path) {
-            Ok(Some(st)) if kind(&st) == Kind::File => {
-                let modseq = modseq_of(&st);
-                let seen = Seen {
-                    location: entry.location,
-                    name: entry.file_name.clone(),
-                    mtime: entry.internal_date,
-                    modseq,
-                };
-                (modseq, Some(seen))
-            }
+        let modseq = match stat_at(dir, entry.file_name(), &self.message_path(entry)) {
+            Ok(Some(st)) if kind(&st) == Kind::File => modseq_of(&st),
             other => {
                 if let Err(e) = other {
                     tracing::warn!(error = %e, "cannot stat renamed message; using its directory's time");
                 }
                 match fstat(&self.cur) {
-                    Ok(st) => (micros(mtime(&st)).max(entry.modseq), None),
+                    Ok(st) => micros(mtime(&st)).max(entry.modseq),
                     Err(_) => return,
                 }
             }
         };
-        let base = entry.base.clone();
         if let Some(entry) = self.index_of(uid).and_then(|i| self.messages.get_mut(i)) {
             entry.modseq = modseq;
-        }
-        match seen {
-            Some(seen) => {
-                self.seen.insert(base, seen);
-            }
-            None => {
-                self.seen.remove(&base);
-            }
         }
         self.highest_modseq = self.highest_modseq.max(modseq);
     }
@@ -814,6 +858,9 @@ impl Mailbox {
     /// too, and taking their times would cover changes the view has not
     /// seen: that waits for the next refresh.
     fn note_own_change(&mut self, before: Option<[SystemTime; 2]>) {
+        // The new times are not settled: a change by someone else in the
+        // same tick would not show in them, so the next refresh lists.
+        self.complete = [false; 2];
         if before != Some(self.known_dirs) {
             return;
         }
@@ -829,7 +876,7 @@ impl Mailbox {
     /// follow - find the message's file again after its name went away;
     /// false if it is gone.
     fn follow(&mut self, uid: u32) -> Result<bool, Error> {
-        let Some(base) = self.message(uid).map(|m| m.base.clone()) else {
+        let Some(base) = self.message(uid).map(|m| m.base().to_owned()) else {
             return Ok(false);
         };
         let mut found = None;
@@ -861,7 +908,7 @@ impl Mailbox {
     fn still_moving(&self, uid: u32) -> Error {
         let path = self
             .message(uid)
-            .map_or_else(|| self.path.clone(), |m| m.path.clone());
+            .map_or_else(|| self.path.clone(), |m| self.message_path(m));
         Error::Io {
             op: "follow renamed message",
             path,
@@ -870,25 +917,44 @@ impl Mailbox {
     }
 
     /// scan - list `new/` then `cur/`, again while they change under us.
+    /// A directory the view holds complete and whose time did not change
+    /// is taken from the view instead of listed.
     fn scan(&self) -> Result<Scan, Error> {
         let mut files = FastMap::default();
         let mut dir_times = [UNIX_EPOCH; 2];
+        // What the view knows by base name, so that a listed file whose
+        // name did not change need not be stat'ed.
+        let mut known: Option<FastMap<&str, &MessageEntry>> = None;
         for _ in 0..SCAN_ATTEMPTS {
             let before = self.dir_times()?;
             dir_times = before;
             files = FastMap::default();
-            for location in [Location::New, Location::Cur] {
-                self.list(location, &mut files)?;
+            let unchanged = [0, 1].map(|i| {
+                self.complete.get(i) == Some(&true) && before.get(i) == self.known_dirs.get(i)
+            });
+            for (location, unchanged) in [Location::New, Location::Cur].into_iter().zip(unchanged) {
+                if unchanged {
+                    for m in self.messages.iter().filter(|m| m.location == location) {
+                        let found = Found::from_entry(m);
+                        files.insert(found.base.clone(), found);
+                    }
+                } else {
+                    let known = known.get_or_insert_with(|| {
+                        self.messages.iter().map(|m| (m.base(), m)).collect()
+                    });
+                    self.list(location, known, &mut files)?;
+                }
             }
             let after = self.dir_times()?;
             if before == after {
                 let settled = SystemTime::now()
                     .checked_sub(SETTLE_TIME)
                     .unwrap_or(UNIX_EPOCH);
-                let stable = before.iter().all(|&t| t <= settled);
+                let complete = before.map(|t| t <= settled);
                 return Ok(Scan {
                     files,
-                    stable,
+                    stable: complete == [true; 2],
+                    complete,
                     dir_times,
                 });
             }
@@ -896,6 +962,7 @@ impl Mailbox {
         Ok(Scan {
             files,
             stable: false,
+            complete: [false; 2],
             dir_times,
         })
     }
@@ -907,8 +974,14 @@ impl Mailbox {
         Ok([mtime(&new), mtime(&cur)])
     }
 
-    /// list - add the message files of one directory to `files`.
-    fn list(&self, location: Location, files: &mut FastMap<String, Found>) -> Result<(), Error> {
+    /// list - add the message files of one directory to `files`; `known`
+    /// is what the view knows of files by base name.
+    fn list(
+        &self,
+        location: Location,
+        known: &FastMap<&str, &MessageEntry>,
+        files: &mut FastMap<String, Found>,
+    ) -> Result<(), Error> {
         let dir = self.dir_fd(location);
         let path = self.path.join(location.dir_name());
         let mut names = Vec::new();
@@ -919,14 +992,14 @@ impl Mailbox {
             let base = base_name(&name);
             let time = delivery_time(base);
             let mut size = size_field(&name, 'S');
-            let seen = self.seen.get(base);
+            let seen = known.get(base);
             // A file keeps its modification time through renames, but a
             // rename (a flag change) sets its status change time.
-            let known = seen
-                .filter(|s| s.location == location && s.name == name)
-                .map(|s| (s.mtime, s.modseq));
-            let (mtime_found, modseq) = match known {
-                Some(known) if size.is_some() && file_type.is_some() => known,
+            let unchanged = seen
+                .filter(|s| s.location == location && s.file_name() == name.as_str())
+                .map(|s| (s.internal_date, s.modseq));
+            let (mtime_found, modseq) = match unchanged {
+                Some(unchanged) if size.is_some() && file_type.is_some() => unchanged,
                 _ => {
                     let Some(st) = stat_at(dir, name.as_str(), &path.join(&name))? else {
                         continue;
@@ -935,12 +1008,16 @@ impl Mailbox {
                         continue;
                     }
                     size = size.or_else(|| u64::try_from(st.st_size).ok());
-                    (seen.map_or_else(|| mtime(&st), |s| s.mtime), modseq_of(&st))
+                    (
+                        seen.map_or_else(|| mtime(&st), |s| s.internal_date),
+                        modseq_of(&st),
+                    )
                 }
             };
             let found = Found {
                 base: base.to_owned(),
-                wire_size: size_field(&name, 'W'),
+                wire_size: size_field(&name, 'W')
+                    .or_else(|| seen.filter(|s| s.file_name() == name).map(|s| s.wire_size)),
                 wire_size_counted: false,
                 flags: Flags::from_file_name(&name),
                 size: size.unwrap_or(0),
@@ -978,8 +1055,13 @@ impl Mailbox {
     }
 
     /// update_list - under the lock, bring the UID list up to date with a
-    /// scan and write it. `listed` is what we read before the scan.
-    fn update_list(&self, listed: Option<&UidList>, scan: &Scan) -> Result<UidList, Error> {
+    /// scan and write it; the list and the written file's stamp. `listed`
+    /// is what we read before the scan.
+    fn update_list(
+        &self,
+        listed: Option<&UidList>,
+        scan: &Scan,
+    ) -> Result<(UidList, Option<FileStamp>), Error> {
         let _lock = uidlock::lock(self.dir.as_fd(), &self.path, self.timing)?;
         let mut list =
             UidList::read(self.dir.as_fd(), &self.path, true)?.unwrap_or_else(UidList::new);
@@ -1024,17 +1106,18 @@ impl Mailbox {
             }
         }
         list.write(self.dir.as_fd(), &self.path)?;
-        Ok(list)
+        // Still under the lock: nobody else can have replaced it yet.
+        let stamp = UidList::stamp(self.dir.as_fd(), &self.path)?;
+        Ok((list, stamp))
     }
 
     /// entry - the view's entry for a list line and its file.
-    fn entry(&self, record: &Record, found: &Found) -> MessageEntry {
+    fn entry(record: &Record, found: &Found) -> MessageEntry {
         MessageEntry {
             uid: record.uid,
-            base: found.base.clone(),
-            file_name: found.name.clone(),
+            name: found.name.as_str().into(),
+            base_len: found.base.len(),
             location: found.location,
-            path: self.path.join(found.location.dir_name()).join(&found.name),
             flags: found.flags,
             size: found.size,
             wire_size: found.wire_size.unwrap_or(found.size),
@@ -1053,6 +1136,10 @@ struct Scan {
     /// Whether the directories were quiet during the scan, so that a
     /// message not found is really gone.
     stable: bool,
+    /// For `new/` and `cur/`: whether the directory was quiet during the
+    /// scan and for [`SETTLE_TIME`] before it, so that while its time
+    /// stays the same its files stay those found.
+    complete: [bool; 2],
     /// The modification times of `new/` and `cur/` when the (last
     /// attempt at the) scan began: every change before them is in
     /// `files`, unless the scan was unstable.
@@ -1086,6 +1173,23 @@ struct Found {
 }
 
 impl Found {
+    /// from_entry - a view's message as a scan would find it again.
+    fn from_entry(m: &MessageEntry) -> Found {
+        let base = m.base();
+        Found {
+            name: m.file_name().to_owned(),
+            base: base.to_owned(),
+            location: m.location,
+            flags: m.flags,
+            size: m.size,
+            wire_size: Some(m.wire_size),
+            wire_size_counted: false,
+            time: delivery_time(base),
+            mtime: m.internal_date,
+            modseq: m.modseq,
+        }
+    }
+
     /// sort_time - the key that orders new messages for UIDs.
     fn sort_time(&self) -> (u64, u32) {
         match self.time {

@@ -34,7 +34,6 @@
 //! old one, and the directory fsynced, all under the lock of the
 //! `uidlock` module.
 
-use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::os::fd::BorrowedFd;
@@ -42,7 +41,8 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::Error;
-use crate::fsutil::{FileMode, read_file_at, replace_file};
+use crate::fasthash::FastSet;
+use crate::fsutil::{FileMode, FileStamp, read_file_stat_at, replace_file, stat_at};
 
 /// The UID list's file name, in the Maildir's directory.
 pub(crate) const UIDLIST: &str = "dovecot-uidlist";
@@ -134,7 +134,7 @@ impl UidList {
             tracing::warn!(path = %path.display(), "UID list has a broken header; starting a new list");
             return None;
         };
-        let mut seen = HashSet::new();
+        let mut seen = FastSet::default();
         let mut last_uid = 0;
         let mut lines = lines.enumerate().peekable();
         while let Some((index, line)) = lines.next() {
@@ -152,20 +152,24 @@ impl UidList {
             let parsed = std::str::from_utf8(line)
                 .ok()
                 .and_then(|l| parse_record(l.trim_end_matches('\r')));
-            let Some(record) = parsed else {
+            let Some((uid, ext, base)) = parsed else {
                 tracing::warn!(path = %path.display(), line = line_number, "malformed line in UID list; skipped");
                 continue;
             };
-            if record.uid <= last_uid {
-                tracing::warn!(path = %path.display(), line = line_number, uid = record.uid, "UID list line out of order; skipped");
+            if uid <= last_uid {
+                tracing::warn!(path = %path.display(), line = line_number, uid, "UID list line out of order; skipped");
                 continue;
             }
-            if !seen.insert(record.base.clone()) {
-                tracing::warn!(path = %path.display(), line = line_number, uid = record.uid, "UID list names a file twice; later line skipped");
+            if !seen.insert(base) {
+                tracing::warn!(path = %path.display(), line = line_number, uid, "UID list names a file twice; later line skipped");
                 continue;
             }
-            last_uid = record.uid;
-            list.records.push(record);
+            last_uid = uid;
+            list.records.push(Record {
+                uid,
+                ext,
+                base: base.to_owned(),
+            });
         }
         list.next_uid = list.next_uid.max(last_uid.saturating_add(1));
         Some(list)
@@ -219,10 +223,30 @@ impl UidList {
         dir_path: &Path,
         complete: bool,
     ) -> Result<Option<UidList>, Error> {
-        let Some(data) = read_file_at(dir, dir_path, UIDLIST, MAX_SIZE, "UID list")? else {
-            return Ok(None);
+        Ok(UidList::read_stamped(dir, dir_path, complete)?.0)
+    }
+
+    /// read_stamped - [`UidList::read`], and the file's [`FileStamp`] as
+    /// of before it was read (None if there is no file): while
+    /// [`UidList::stamp`] still gives the same, the list is the same.
+    pub(crate) fn read_stamped(
+        dir: BorrowedFd<'_>,
+        dir_path: &Path,
+        complete: bool,
+    ) -> Result<(Option<UidList>, Option<FileStamp>), Error> {
+        let Some((data, st)) = read_file_stat_at(dir, dir_path, UIDLIST, MAX_SIZE, "UID list")?
+        else {
+            return Ok((None, None));
         };
-        Ok(UidList::parse(&data, &dir_path.join(UIDLIST), complete))
+        let list = UidList::parse(&data, &dir_path.join(UIDLIST), complete);
+        Ok((list, Some(FileStamp::of(&st))))
+    }
+
+    /// stamp - the UID list file's [`FileStamp`] now; None if there is
+    /// none.
+    pub(crate) fn stamp(dir: BorrowedFd<'_>, dir_path: &Path) -> Result<Option<FileStamp>, Error> {
+        let path = dir_path.join(UIDLIST);
+        Ok(stat_at(dir, UIDLIST, &path)?.map(|st| FileStamp::of(&st)))
     }
 
     /// write - replace the UID list of the Maildir open as `dir` with this
@@ -277,8 +301,9 @@ fn parse_header(line: &str) -> Option<UidList> {
     })
 }
 
-/// parse_record - one message line: `UID [EXT...] :BASE`.
-fn parse_record(line: &str) -> Option<Record> {
+/// parse_record - one message line: `UID [EXT...] :BASE`: the UID, the
+/// extension fields and the base name.
+fn parse_record(line: &str) -> Option<(u32, Vec<String>, &str)> {
     let (uid, mut rest) = line.split_once(' ')?;
     let uid = number(uid).filter(|&u| u != 0 && u <= MAX_UID)?;
     let mut ext = Vec::new();
@@ -296,11 +321,7 @@ fn parse_record(line: &str) -> Option<Record> {
     if base.is_empty() || base.contains('/') || base.starts_with('.') {
         return None;
     }
-    Some(Record {
-        uid,
-        ext,
-        base: base.to_owned(),
-    })
+    Some((uid, ext, base))
 }
 
 /// base_name - a message file name without its `:2,` flags suffix.

@@ -209,7 +209,7 @@ fn ours(mailbox: &Mailbox) -> Vec<(u32, String, String)> {
     mailbox
         .messages()
         .iter()
-        .map(|m| (m.uid, m.base.clone(), m.flags.to_string()))
+        .map(|m| (m.uid, m.base().to_owned(), m.flags.to_string()))
         .collect()
 }
 
@@ -335,7 +335,7 @@ fn dovecot_and_postern_agree_on_uids_uidvalidity_and_flags() {
     deliver(&md, "e");
     mailbox.refresh().unwrap();
     assert_eq!(mailbox.messages().len(), 6);
-    assert_eq!(mailbox.message(5).unwrap().base, d);
+    assert_eq!(mailbox.message(5).unwrap().base(), d);
     mailbox.move_new_to_cur().unwrap();
     let seen_flagged = Flags::empty().with(Flag::Seen).with(Flag::Flagged);
     assert!(mailbox.set_flags(1, seen_flagged).unwrap());
@@ -373,16 +373,16 @@ fn dovecot_and_postern_agree_on_uids_uidvalidity_and_flags() {
     assert_eq!(mailbox.uidvalidity(), uidvalidity);
     assert_eq!(mailbox.next_uid(), uidnext);
     let late_entry = mailbox.message(7).unwrap();
-    assert_eq!(late_entry.base, late);
+    assert_eq!(late_entry.base(), late);
     assert_eq!(late_entry.flags.to_string(), "F");
     assert_eq!(mailbox.message(5).unwrap().flags.to_string(), "RS");
     let first = mailbox.message(1).unwrap();
     assert_eq!(
-        (first.base.as_str(), first.flags.to_string().as_str()),
+        (first.base(), first.flags.to_string().as_str()),
         (foreign, "FS")
     );
     // `a` had UID 2, which Dovecot expunged.
-    assert!(mailbox.messages().iter().all(|m| m.base != a));
+    assert!(mailbox.messages().iter().all(|m| m.base() != a));
 
     // 4. And back: Postern moves Dovecot's flagged message out of new/
     //    and assigns the next UID; Dovecot agrees once more.

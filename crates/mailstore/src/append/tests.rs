@@ -56,7 +56,7 @@ fn append_stores_in_new_with_flags_date_and_a_uid() {
     assert_eq!(mb.uidvalidity(), a.uidvalidity);
     assert_eq!(mb.next_uid(), 2);
     let entry = mb.message(1).unwrap();
-    assert_eq!(entry.path, a.path);
+    assert_eq!(mb.message_path(entry), a.path);
     assert_eq!(entry.flags, flags);
     assert_eq!(entry.internal_date, date);
     assert_eq!((entry.size, entry.wire_size), (a.size, a.wire_size));
@@ -91,7 +91,7 @@ fn append_into_a_maildir_without_a_list_starts_one() {
     assert_eq!(mb.uidvalidity(), a.uidvalidity);
     let uids: Vec<u32> = mb.messages().iter().map(|m| m.uid).collect();
     assert_eq!(uids, [1, 2]);
-    assert_eq!(mb.message(1).unwrap().path, a.path);
+    assert_eq!(mb.message_path(mb.message(1).unwrap()), a.path);
 }
 
 #[test]
@@ -240,7 +240,7 @@ fn parallel_appends_get_distinct_consecutive_uids() {
     let mb = Mailbox::open(&md).unwrap();
     assert_eq!(mb.messages().len(), threads * per_thread + 1);
     for (uid, path) in &results {
-        assert_eq!(&mb.message(*uid).unwrap().path, path);
+        assert_eq!(&mb.message_path(mb.message(*uid).unwrap()), path);
     }
 }
 
@@ -290,7 +290,7 @@ fn describe(
         }
     }
     names.sort();
-    let content = fs::read(&entry.path).unwrap();
+    let content = fs::read(mb.message_path(&entry)).unwrap();
     (system.to_string(), names, entry.internal_date, content)
 }
 
@@ -316,8 +316,8 @@ fn copy_keeps_flags_keywords_by_name_and_dates() {
         }
         assert_eq!(describe(&mut dest_box, &dest, to), want, "{from}");
         // Same file system: a hard link, no copy.
-        let a = fs::metadata(&src_box.message(from).unwrap().path).unwrap();
-        let b = fs::metadata(&dest_box.message(to).unwrap().path).unwrap();
+        let a = fs::metadata(src_box.message_path(src_box.message(from).unwrap())).unwrap();
+        let b = fs::metadata(dest_box.message_path(dest_box.message(to).unwrap())).unwrap();
         assert_eq!(a.ino(), b.ino());
     }
     let (flags, names, ..) = describe(&mut dest_box, &dest, 2);
@@ -424,8 +424,8 @@ fn copy_across_file_systems_copies_the_bytes() {
             describe(&mut dest_box, &dest, to),
             describe(&mut src_box, &src, from)
         );
-        let a = fs::metadata(&src_box.message(from).unwrap().path).unwrap();
-        let b = fs::metadata(&dest_box.message(to).unwrap().path).unwrap();
+        let a = fs::metadata(src_box.message_path(src_box.message(from).unwrap())).unwrap();
+        let b = fs::metadata(dest_box.message_path(dest_box.message(to).unwrap())).unwrap();
         assert_ne!(a.dev(), b.dev());
     }
     assert!(names_of_dir(&dest, "tmp").is_empty());

@@ -29,7 +29,7 @@ fn garble(path: &Path) {
 
 /// stored - the current path of the message with this UID.
 fn stored(mb: &Mailbox, uid: u32) -> PathBuf {
-    mb.message(uid).unwrap().path.clone()
+    mb.message_path(mb.message(uid).unwrap()).clone()
 }
 
 /// expected - the metadata of a message's stored bytes.
@@ -214,7 +214,12 @@ fn an_undecodable_entry_is_recomputed() {
     let (_dir, md, _) = cached_pair();
     // A record with a valid frame and checksum whose metadata is junk.
     let slot = Slot {
-        base: Mailbox::open(&md).unwrap().message(1).unwrap().base.clone(),
+        base: Mailbox::open(&md)
+            .unwrap()
+            .message(1)
+            .unwrap()
+            .base()
+            .to_owned(),
         size: u64::try_from(PLAIN.len()).unwrap(),
         body: Body::Encoded(Arc::from(&b"\x05junk"[..])),
         persisted: false,

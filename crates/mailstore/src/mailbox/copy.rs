@@ -179,7 +179,7 @@ impl Mailbox {
             let name = unique_name();
             match linkat(
                 self.dir_fd(entry.location),
-                entry.file_name.as_str(),
+                entry.file_name(),
                 tmp_fd,
                 name.as_str(),
                 AtFlags::empty(),
@@ -192,8 +192,12 @@ impl Mailbox {
                     return match stat_at(tmp_fd, tmp.name.as_str(), &tmp.path)?.map(|st| kind(&st))
                     {
                         Some(Kind::File) => Ok(Some((tmp, entry))),
-                        Some(Kind::Symlink) => Err(Error::Symlink { path: entry.path }),
-                        _ => Err(Error::NotARegularFile { path: entry.path }),
+                        Some(Kind::Symlink) => Err(Error::Symlink {
+                            path: self.message_path(&entry),
+                        }),
+                        _ => Err(Error::NotARegularFile {
+                            path: self.message_path(&entry),
+                        }),
                     };
                 }
                 Err(Errno::ENOENT) => {
@@ -207,7 +211,7 @@ impl Mailbox {
                 Err(
                     Errno::EXDEV | Errno::EPERM | Errno::EMLINK | Errno::EOPNOTSUPP | Errno::ENOSYS,
                 ) => return self.stage_copy(uid, tmp_fd, tmp_path),
-                Err(errno) => return Err(errno_err("link", &entry.path)(errno)),
+                Err(errno) => return Err(errno_err("link", &self.message_path(&entry))(errno)),
             }
         }
         Err(self.still_moving(uid))
@@ -226,7 +230,7 @@ impl Mailbox {
         };
         // open_stored followed any rename: this entry names the file read.
         let entry = self.entry_for(uid)?;
-        let st = fstat(&source).map_err(errno_err("stat", &entry.path))?;
+        let st = fstat(&source).map_err(errno_err("stat", &self.message_path(&entry)))?;
         let (file, tmp) = create_tmp(tmp_fd, tmp_path)?;
         let mut file: File = file;
         std::io::copy(&mut source, &mut file).map_err(io_err("copy to", &tmp.path))?;

@@ -29,14 +29,14 @@ fn put(md: &Maildir, location: Location, name: &str, content: &[u8]) {
 fn uids(mb: &Mailbox) -> Vec<(u32, String)> {
     mb.messages()
         .iter()
-        .map(|m| (m.uid, m.base.clone()))
+        .map(|m| (m.uid, m.base().to_owned()))
         .collect()
 }
 
 fn uid_of(mb: &Mailbox, base: &str) -> u32 {
     mb.messages()
         .iter()
-        .find(|m| m.base == base)
+        .find(|m| m.base() == base)
         .unwrap_or_else(|| panic!("{base} not in view: {:?}", uids(mb)))
         .uid
 }
@@ -123,15 +123,21 @@ fn uids_follow_delivery_time_then_name() {
     // The internal date is the file's modification time (Dovecot's
     // INTERNALDATE), not the time in the name.
     let first = mb.message(1).unwrap();
-    let first_mtime = fs::metadata(&first.path).unwrap().modified().unwrap();
+    let first_mtime = fs::metadata(mb.message_path(first))
+        .unwrap()
+        .modified()
+        .unwrap();
     assert_eq!(first.internal_date, first_mtime);
     assert_ne!(
         first.internal_date,
         UNIX_EPOCH + Duration::from_secs(1_600_000_000)
     );
     assert_eq!(first.location, Location::Cur);
-    assert_eq!(first.file_name, "1600000000.P7.other:2,");
-    assert_eq!(first.path, md.path().join("cur/1600000000.P7.other:2,"));
+    assert_eq!(first.file_name(), "1600000000.P7.other:2,");
+    assert_eq!(
+        mb.message_path(first),
+        md.path().join("cur/1600000000.P7.other:2,")
+    );
     // The list on disk says the same, in Dovecot's format.
     let text = list_text(&md);
     let mut lines = text.lines();
@@ -218,7 +224,7 @@ fn moved_and_renamed_files_keep_their_uids() {
     .unwrap();
     let mb = Mailbox::open(&md).unwrap();
     assert_eq!(uids(&mb), before);
-    let by_base = |base: &str| mb.messages().iter().find(|m| m.base == base).unwrap();
+    let by_base = |base: &str| mb.messages().iter().find(|m| m.base() == base).unwrap();
     assert_eq!(by_base(&a).flags.to_string(), "S");
     assert_eq!(by_base(&a).location, Location::Cur);
     assert_eq!(by_base(&b).flags.to_string(), "RS");
@@ -281,10 +287,11 @@ fn lines_added_after_a_scan_began_are_not_dropped_by_it() {
     let scan = Scan {
         files: crate::fasthash::FastMap::default(),
         stable: true,
+        complete: [true; 2],
         dir_times: [UNIX_EPOCH; 2],
     };
     newer.write(mb.dir.as_fd(), mb.path()).unwrap();
-    let written = mb.update_list(Some(&list), &scan).unwrap();
+    let (written, _) = mb.update_list(Some(&list), &scan).unwrap();
     assert_eq!(
         written
             .records
@@ -389,10 +396,10 @@ fn concurrent_sessions_never_give_two_uids_to_one_message_nor_reuse_one() {
             assert!(m.uid > last, "UIDs out of order: {:?}", uids(mb));
             last = m.uid;
             assert!(m.uid < mb.next_uid());
-            let uid = *seen.0.entry(m.base.clone()).or_insert(m.uid);
-            assert_eq!(uid, m.uid, "{} got two UIDs", m.base);
-            let base = seen.1.entry(m.uid).or_insert_with(|| m.base.clone());
-            assert_eq!(*base, m.base, "UID {} given to two messages", m.uid);
+            let uid = *seen.0.entry(m.base().to_owned()).or_insert(m.uid);
+            assert_eq!(uid, m.uid, "{} got two UIDs", m.base());
+            let base = seen.1.entry(m.uid).or_insert_with(|| m.base().to_owned());
+            assert_eq!(*base, m.base(), "UID {} given to two messages", m.uid);
         }
     };
     const ROUNDS: usize = 40;
@@ -634,8 +641,12 @@ fn move_new_to_cur_keeps_uids_and_adds_the_info_suffix() {
     assert_eq!(uids(&mb), before);
     for m in mb.messages() {
         assert_eq!(m.location, Location::Cur);
-        assert_eq!(m.file_name, format!("{}:2,", m.base));
-        assert!(m.path.exists(), "{}", m.path.display());
+        assert_eq!(m.file_name(), format!("{}:2,", m.base()));
+        assert!(
+            mb.message_path(m).exists(),
+            "{}",
+            mb.message_path(m).display()
+        );
     }
     assert!(!a.path.exists());
     assert_eq!(mb.move_new_to_cur().unwrap(), 0);
@@ -658,9 +669,9 @@ fn set_flags_renames_and_follows_other_renames() {
     // From new/: moves to cur/.
     assert!(mb.set_flags(1, flags).unwrap());
     let m = mb.message(1).unwrap();
-    assert_eq!(m.file_name, format!("{base}:2,FS"));
+    assert_eq!(m.file_name(), format!("{base}:2,FS"));
     assert_eq!(m.location, Location::Cur);
-    assert!(m.path.exists());
+    assert!(mb.message_path(m).exists());
     // Setting the same flags is a no-op.
     assert!(mb.set_flags(1, flags).unwrap());
     // Another session renamed it meanwhile; ours still applies.
@@ -672,7 +683,7 @@ fn set_flags_renames_and_follows_other_renames() {
     let mut keyword = Flags::empty().with(Flag::Replied);
     keyword.insert_keyword(2);
     assert!(mb.set_flags(1, keyword).unwrap());
-    assert_eq!(mb.message(1).unwrap().file_name, format!("{base}:2,Rc"));
+    assert_eq!(mb.message(1).unwrap().file_name(), format!("{base}:2,Rc"));
     let reopened = Mailbox::open(&md).unwrap();
     assert_eq!(reopened.message(1).unwrap().flags, keyword);
     // Gone: false, and still in this view until refresh.
@@ -729,20 +740,20 @@ fn wire_form_matches_wire_size_for_any_line_endings() {
     let uids: Vec<u32> = mb.messages().iter().map(|m| m.uid).collect();
     for uid in uids {
         let entry = mb.message(uid).unwrap().clone();
-        let stored = fs::read(&entry.path).unwrap();
-        assert_eq!(entry.size, stored.len() as u64, "{}", entry.base);
+        let stored = fs::read(mb.message_path(&entry)).unwrap();
+        assert_eq!(entry.size, stored.len() as u64, "{}", entry.base());
         let mut wire = Vec::new();
         mb.open_message(uid)
             .unwrap()
             .unwrap()
             .read_to_end(&mut wire)
             .unwrap();
-        assert_eq!(wire.len() as u64, entry.wire_size, "{}", entry.base);
+        assert_eq!(wire.len() as u64, entry.wire_size, "{}", entry.base());
         assert_eq!(entry.wire_size, crate::lineend::tests::wire_size(&stored));
         assert!(
             !wire.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'),
             "bare LF in wire form of {}",
-            entry.base
+            entry.base()
         );
         let mut raw = Vec::new();
         mb.open_stored(uid)
@@ -778,7 +789,7 @@ fn a_message_gone_before_reading_is_none() {
         .read_to_string(&mut text)
         .unwrap();
     assert_eq!(text, "a\r\n");
-    assert_eq!(mb.message(1).unwrap().path, cur);
+    assert_eq!(mb.message_path(mb.message(1).unwrap()), cur);
     fs::remove_file(&cur).unwrap();
     assert!(mb.open_message(1).unwrap().is_none());
     assert!(matches!(
@@ -900,7 +911,7 @@ fn modseqs_are_ctimes_and_set_flags_raises_them_at_once() {
     deliver(&md, b"a\n");
     let mut mb = Mailbox::open(&md).unwrap();
     let m0 = modseq_of_uid(&mb, 1);
-    assert_eq!(m0, ctime_micros(&mb.message(1).unwrap().path));
+    assert_eq!(m0, ctime_micros(&mb.message_path(mb.message(1).unwrap())));
     assert!(mb.highest_modseq() >= m0);
 
     wait_past(&md, mb.highest_modseq());
@@ -908,7 +919,7 @@ fn modseqs_are_ctimes_and_set_flags_raises_them_at_once() {
     assert!(mb.set_flags(1, seen).unwrap());
     let m1 = modseq_of_uid(&mb, 1);
     assert!(m1 > m0, "{m1} <= {m0}");
-    assert_eq!(m1, ctime_micros(&mb.message(1).unwrap().path));
+    assert_eq!(m1, ctime_micros(&mb.message_path(mb.message(1).unwrap())));
     assert!(mb.highest_modseq() >= m1);
 
     // Again from cur/ to cur/.
@@ -936,14 +947,14 @@ fn a_rename_by_another_process_raises_the_modseq() {
     wait_past(&md, mb.highest_modseq());
     assert_eq!(mb.move_new_to_cur().unwrap(), 1);
     let m0 = modseq_of_uid(&mb, 1);
-    assert_eq!(m0, ctime_micros(&mb.message(1).unwrap().path));
+    assert_eq!(m0, ctime_micros(&mb.message_path(mb.message(1).unwrap())));
     let h0 = mb.highest_modseq();
     assert!(h0 >= m0);
 
     wait_past(&md, h0);
-    let base = mb.message(1).unwrap().base.clone();
+    let base = mb.message(1).unwrap().base().to_owned();
     let renamed = md.path().join("cur").join(format!("{base}:2,RS"));
-    fs::rename(&mb.message(1).unwrap().path, &renamed).unwrap();
+    fs::rename(mb.message_path(mb.message(1).unwrap()), &renamed).unwrap();
     mb.refresh().unwrap();
     let m = mb.message(1).unwrap();
     assert_eq!(m.flags, Flags::empty().with(Flag::Replied).with(Flag::Seen));
@@ -983,11 +994,11 @@ fn highest_modseq_survives_expunging_the_newest_change() {
 
     // Another process changes one message, then expunges it.
     wait_past(&md, fresh.highest_modseq());
-    let path = mb.message(3).unwrap().path.clone();
+    let path = mb.message_path(mb.message(3).unwrap()).clone();
     let renamed = md
         .path()
         .join("cur")
-        .join(format!("{}:2,T", mb.message(3).unwrap().base));
+        .join(format!("{}:2,T", mb.message(3).unwrap().base()));
     fs::rename(&path, &renamed).unwrap();
     mb.refresh().unwrap();
     let h = mb.highest_modseq();
@@ -1025,8 +1036,8 @@ fn own_changes_do_not_cover_changes_not_yet_seen() {
     // Another process changes b; this view has not refreshed since.
     wait_past(&md, h0);
     let b = mb.message(2).unwrap().clone();
-    let renamed = md.path().join("cur").join(format!("{}:2,S", b.base));
-    fs::rename(&b.path, &renamed).unwrap();
+    let renamed = md.path().join("cur").join(format!("{}:2,S", b.base()));
+    fs::rename(mb.message_path(&b), &renamed).unwrap();
     let tb = ctime_micros(&renamed);
     // Our own expunge later must not lift HIGHESTMODSEQ over b's change.
     wait_past(&md, tb);
@@ -1055,4 +1066,124 @@ fn a_refresh_stats_only_new_or_renamed_files() {
     // ... while a fresh view sees a (spurious) change.
     assert!(modseq_of_uid(&Mailbox::open(&md).unwrap(), 1) > m0);
     fs::remove_file(&link).unwrap();
+}
+
+/// The modification times of `new/` and `cur/`.
+fn dir_mtimes(md: &Maildir) -> [SystemTime; 2] {
+    ["new", "cur"].map(|sub| {
+        fs::metadata(md.path().join(sub))
+            .unwrap()
+            .modified()
+            .unwrap()
+    })
+}
+
+/// Put a message file into `cur/` behind the view's back: the directory
+/// keeps the modification time it had, so only a listing can find it.
+fn sneak_into_cur(md: &Maildir, name: &str) {
+    let [_, cur_time] = dir_mtimes(md);
+    put(md, Location::Cur, name, b"Subject: sneaked\n\nx\n");
+    let dir = fs::File::open(md.path().join("cur")).unwrap();
+    dir.set_times(FileTimes::new().set_modified(cur_time))
+        .unwrap();
+}
+
+#[test]
+fn an_unchanged_folder_opens_from_its_index_without_listing() {
+    let (_dir, md) = maildir();
+    for body in [&b"a\n"[..], b"b\n", b"c\n"] {
+        deliver(&md, body);
+    }
+    Mailbox::open(&md).unwrap().move_new_to_cur().unwrap();
+    settle(&md);
+    let first = Mailbox::open(&md).unwrap();
+    assert!(md.path().join(index::INDEX_FILE).exists());
+    sneak_into_cur(&md, "1600000000.P1.sneaked:2,");
+    let second = Mailbox::open(&md).unwrap();
+    assert_eq!(second.messages(), first.messages());
+    assert_eq!(second.uidvalidity(), first.uidvalidity());
+    assert_eq!(second.next_uid(), first.next_uid());
+    assert_eq!(second.highest_modseq(), first.highest_modseq());
+
+    // New mail changes new/ only: cur/ is taken from the index, new/ listed.
+    deliver(&md, b"d\n");
+    let third = Mailbox::open(&md).unwrap();
+    assert_eq!(third.messages().len(), 4);
+    assert!(
+        third
+            .messages()
+            .iter()
+            .all(|m| !m.base().contains("sneaked"))
+    );
+    assert_eq!(third.messages()[..3], first.messages()[..]);
+
+    // Once cur/'s time moves, it is listed again and the file found.
+    let dir = fs::File::open(md.path().join("cur")).unwrap();
+    dir.set_times(FileTimes::new().set_modified(SystemTime::now()))
+        .unwrap();
+    let fourth = Mailbox::open(&md).unwrap();
+    assert_eq!(fourth.messages().len(), 5);
+}
+
+#[test]
+fn an_unchanged_view_refreshes_without_listing_but_sees_uid_list_changes() {
+    let (_dir, md) = maildir();
+    deliver(&md, b"a\n");
+    deliver(&md, b"b\n");
+    settle(&md);
+    let mut mb = Mailbox::open(&md).unwrap();
+    sneak_into_cur(&md, "1600000000.P2.sneaked:2,");
+    mb.refresh().unwrap();
+    assert_eq!(mb.messages().len(), 2);
+
+    // Another program (Dovecot) replaces the UID list: new UIDVALIDITY.
+    let times = dir_mtimes(&md);
+    let text = list_text(&md);
+    let (header, rest) = text.split_once('\n').unwrap();
+    let header = header.replace(&format!("V{}", mb.uidvalidity()), "V12345");
+    fs::write(md.path().join("list.tmp"), format!("{header}\n{rest}")).unwrap();
+    fs::rename(md.path().join("list.tmp"), md.path().join(UIDLIST)).unwrap();
+    assert_eq!(dir_mtimes(&md), times);
+    mb.refresh().unwrap();
+    assert_eq!(mb.uidvalidity(), 12345);
+    assert_eq!(Mailbox::open(&md).unwrap().uidvalidity(), 12345);
+}
+
+#[test]
+fn a_damaged_or_stale_index_costs_only_a_scan() {
+    let (_dir, md) = maildir();
+    deliver(&md, b"a\n");
+    settle(&md);
+    let uid = Mailbox::open(&md).unwrap().messages()[0].uid;
+    let index_path = md.path().join(index::INDEX_FILE);
+    let mut bytes = fs::read(&index_path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&index_path, &bytes).unwrap();
+    sneak_into_cur(&md, "1600000000.P3.sneaked:2,S");
+    let mb = Mailbox::open(&md).unwrap();
+    assert_eq!(mb.messages().len(), 2, "a damaged index is not used");
+    assert_eq!(mb.messages()[0].uid, uid);
+
+    // A flag change by another program renames the file: cur/'s time
+    // moves and the new flags show, though the index has the old name.
+    settle(&md);
+    let mb = Mailbox::open(&md).unwrap();
+    let sneaked = mb
+        .messages()
+        .iter()
+        .find(|m| m.base().contains("sneaked"))
+        .unwrap();
+    let renamed = md
+        .path()
+        .join("cur")
+        .join(format!("{}:2,FS", sneaked.base()));
+    fs::rename(mb.message_path(sneaked), &renamed).unwrap();
+    let mb = Mailbox::open(&md).unwrap();
+    let sneaked = mb
+        .messages()
+        .iter()
+        .find(|m| m.base().contains("sneaked"))
+        .unwrap();
+    assert!(sneaked.flags.contains(Flag::Flagged));
 }
