@@ -283,41 +283,17 @@ impl Node {
 /// Derived - what has been worked out about the message so far.
 #[derive(Debug, Default)]
 struct Derived {
-    /// From the metadata: sent day, subject, the four address lists.
-    envelope: Option<EnvelopeText>,
+    /// From the metadata, each worked out when first needed: the Date:
+    /// header's day (1970-01-01 without one).
+    sent: Option<Date>,
+    /// The subject, decoded and folded; None without a Subject: header.
+    subject: Option<Option<String>>,
+    /// From, To, Cc and Bcc, written out and folded; empty for no address.
+    addresses: [Option<String>; 4],
     /// The message's own header fields, decoded.
     fields: Option<Vec<(Vec<u8>, String)>>,
     /// Every header block and text part.
     text: Option<MessageText>,
-}
-
-/// EnvelopeText - the envelope's strings, ready to match.
-#[derive(Debug)]
-struct EnvelopeText {
-    /// The Date: header's day (1970-01-01 without one).
-    sent: Date,
-    /// The subject, decoded and folded; None without a Subject: header.
-    subject: Option<String>,
-    /// From, written out and folded; empty for no address.
-    from: String,
-    /// To, likewise.
-    to: String,
-    /// Cc, likewise.
-    cc: String,
-    /// Bcc, likewise.
-    bcc: String,
-}
-
-impl EnvelopeText {
-    /// addresses - the written-out list of `field`.
-    fn addresses(&self, field: AddressField) -> &str {
-        match field {
-            AddressField::From => &self.from,
-            AddressField::To => &self.to,
-            AddressField::Cc => &self.cc,
-            AddressField::Bcc => &self.bcc,
-        }
-    }
 }
 
 /// The day a message without a usable Date: header was sent.
@@ -373,13 +349,12 @@ impl<S: MessageSource> Evaluation<'_, '_, S> {
             Node::Seq(set) => set.contains(facts.seq, facts.largest_seq),
             Node::Uid(set) => set.contains(facts.uid, facts.largest_uid),
             Node::ModSeq(n) => facts.modseq >= *n,
-            Node::Sent(cmp, date) => cmp.holds(self.envelope()?.sent, *date),
-            Node::Subject(needle) => match &self.envelope()?.subject {
-                Some(subject) => subject.contains(needle.as_str()),
-                None => false,
-            },
+            Node::Sent(cmp, date) => cmp.holds(self.sent()?, *date),
+            Node::Subject(needle) => self
+                .subject()?
+                .is_some_and(|subject| subject.contains(needle.as_str())),
             Node::Address(field, needle) => {
-                let listed = self.envelope()?.addresses(*field);
+                let listed = self.addresses(*field)?;
                 let (none, found) = (listed.is_empty(), listed.contains(needle.as_str()));
                 if needle.is_empty() && none {
                     // No address, but the field may still be there.
@@ -423,28 +398,54 @@ impl<S: MessageSource> Evaluation<'_, '_, S> {
         })
     }
 
-    /// envelope - the envelope's strings, from the metadata.
-    fn envelope(&mut self) -> Result<&EnvelopeText, S::Error> {
-        if self.derived.envelope.is_none() {
+    /// sent - the day of the Date: header, from the metadata.
+    fn sent(&mut self) -> Result<Date, S::Error> {
+        if let Some(day) = self.derived.sent {
+            return Ok(day);
+        }
+        let day = sent_day(self.source.metadata()?.envelope.date.as_deref());
+        self.derived.sent = Some(day);
+        Ok(day)
+    }
+
+    /// subject - the subject, decoded and folded, from the metadata.
+    fn subject(&mut self) -> Result<Option<&str>, S::Error> {
+        if self.derived.subject.is_none() {
             let envelope = &self.source.metadata()?.envelope;
             let subject = envelope.subject.as_deref().map(|s| fold(&decode_value(s)));
-            self.derived.envelope = Some(EnvelopeText {
-                sent: sent_day(envelope.date.as_deref()),
-                subject,
-                from: addresses_text(&envelope.from),
-                to: addresses_text(&envelope.to),
-                cc: addresses_text(&envelope.cc),
-                bcc: addresses_text(&envelope.bcc),
-            });
+            self.derived.subject = Some(subject);
         }
-        Ok(self.derived.envelope.get_or_insert_with(|| EnvelopeText {
-            sent: NO_DATE,
-            subject: None,
-            from: String::new(),
-            to: String::new(),
-            cc: String::new(),
-            bcc: String::new(),
-        }))
+        Ok(self.derived.subject.as_ref().and_then(|s| s.as_deref()))
+    }
+
+    /// addresses - one address list written out and folded, from the
+    /// metadata.
+    fn addresses(&mut self, field: AddressField) -> Result<&str, S::Error> {
+        let slot = field as usize;
+        if self
+            .derived
+            .addresses
+            .get(slot)
+            .is_some_and(Option::is_none)
+        {
+            let envelope = &self.source.metadata()?.envelope;
+            let list = match field {
+                AddressField::From => &envelope.from,
+                AddressField::To => &envelope.to,
+                AddressField::Cc => &envelope.cc,
+                AddressField::Bcc => &envelope.bcc,
+            };
+            let text = addresses_text(list);
+            if let Some(cached) = self.derived.addresses.get_mut(slot) {
+                *cached = Some(text);
+            }
+        }
+        Ok(self
+            .derived
+            .addresses
+            .get(slot)
+            .and_then(|a| a.as_deref())
+            .unwrap_or(""))
     }
 
     /// fields - the message's own header fields, decoded.

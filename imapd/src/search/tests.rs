@@ -719,3 +719,35 @@ fn odd_messages_are_searched_without_trouble() {
         assert!(!matcher.matches(&facts, &mut source).unwrap(), "{round}");
     }
 }
+
+#[test]
+fn ascii_folding_matches_the_unicode_rules() {
+    // The reference: lower-case each character, one space per run of
+    // white space (char::is_whitespace), as fold does for other text.
+    let reference = |text: &str| {
+        let mut out = String::new();
+        let mut in_space = false;
+        for c in text.chars() {
+            if c.is_whitespace() {
+                if !in_space {
+                    out.push(' ');
+                }
+                in_space = true;
+            } else {
+                in_space = false;
+                out.extend(c.to_lowercase());
+            }
+        }
+        out
+    };
+    for text in [
+        "",
+        " ",
+        "Hello World",
+        "  A\t\x0b\x0cB\r\n C  ",
+        "MiXeD-CaSe_123 [tag] @#$",
+        "\x00\x1f\x7f",
+    ] {
+        assert_eq!(text::fold(text), reference(text), "{text:?}");
+    }
+}

@@ -22,6 +22,23 @@ const MAX_DEPTH: usize = 32;
 /// fold - `text` lower-cased (Unicode) with every run of white space made
 /// one space: the form both sides of a comparison take.
 pub(super) fn fold(text: &str) -> String {
+    if text.is_ascii() {
+        // The common case, without Unicode case tables.
+        let mut out = String::with_capacity(text.len());
+        let mut in_space = false;
+        for b in text.bytes() {
+            if matches!(b, b'\t'..=b'\r' | b' ') {
+                if !in_space {
+                    out.push(' ');
+                }
+                in_space = true;
+            } else {
+                in_space = false;
+                out.push(char::from(b.to_ascii_lowercase()));
+            }
+        }
+        return out;
+    }
     let mut out = String::with_capacity(text.len());
     let mut in_space = false;
     for c in text.chars() {
