@@ -179,6 +179,12 @@ impl Selected {
         Ok(selected)
     }
 
+    /// Closes the view's descriptors it can open again (see
+    /// [`Mailbox::release_descriptors`]).
+    pub fn release_descriptors(&mut self) {
+        self.view.release_descriptors();
+    }
+
     /// The folder's directory (for IDLE's watch).
     pub fn path(&self) -> &Path {
         self.maildir.path()

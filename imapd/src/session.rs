@@ -686,12 +686,21 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// While idling, the selected folder's view keeps only the folder's
+    /// descriptor: thousands of idle sessions fit in one process.
+    fn release_descriptors(&mut self) {
+        if let State::Selected(selected) = &mut self.state {
+            selected.release_descriptors();
+        }
+    }
+
     async fn idle(&mut self, tag: &str) -> Result<(), End> {
         let watch = match &self.state {
             State::Selected(selected) => crate::idle::Watch::new(selected.path()).ok(),
             _ => None,
         };
         self.sync(SyncMode::Full).await?;
+        self.release_descriptors();
         self.outbuf.extend_from_slice(b"+ idling\r\n");
         self.flush().await?;
         let deadline = tokio::time::Instant::now() + self.shared.timeout;
@@ -721,6 +730,7 @@ impl Session<'_> {
             };
             if woken {
                 self.sync(SyncMode::Full).await?;
+                self.release_descriptors();
                 self.flush().await?;
             }
         };

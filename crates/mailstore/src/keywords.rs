@@ -27,8 +27,8 @@
 //! is read again under the lock, the lowest free index taken, and the
 //! whole file replaced (temporary file, fsync, rename, directory fsync).
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::os::fd::AsFd;
+use std::path::Path;
 
 use crate::error::Error;
 use crate::fsutil::{FileMode, read_file_at, replace_file};
@@ -54,10 +54,9 @@ pub const MAX_KEYWORD_LEN: usize = 255;
 /// Blocking: use it from `spawn_blocking` or a blocking thread.
 #[derive(Debug)]
 pub struct Keywords {
-    /// The Maildir's directory, for messages.
-    path: PathBuf,
-    /// The Maildir's directory, open.
-    dir: OwnedFd,
+    /// The Maildir, opened afresh for each read or write (holding its
+    /// directory open would cost every idle IMAP session a descriptor).
+    maildir: Maildir,
     /// The name for each index (`a` is 0), as last read.
     names: [Option<String>; SLOTS],
     /// Lock waiting times (shorter in tests).
@@ -73,19 +72,8 @@ impl Keywords {
 
     /// load_with - [`Keywords::load`] with other lock timing.
     pub(crate) fn load_with(maildir: &Maildir, timing: LockTiming) -> Result<Keywords, Error> {
-        Keywords::load_at(maildir.open()?, maildir.path().to_path_buf(), timing)
-    }
-
-    /// load_at - the keyword list of the Maildir open as `dir`, whose
-    /// directory is `path`.
-    pub(crate) fn load_at(
-        dir: OwnedFd,
-        path: PathBuf,
-        timing: LockTiming,
-    ) -> Result<Keywords, Error> {
         let mut keywords = Keywords {
-            path,
-            dir,
+            maildir: maildir.clone(),
             names: Default::default(),
             timing,
         };
@@ -96,7 +84,8 @@ impl Keywords {
     /// refresh - read the file again, for keywords another session (or
     /// Dovecot) added since. Letters already known keep their names.
     pub fn refresh(&mut self) -> Result<(), Error> {
-        self.names = read_names(self.dir.as_fd(), &self.path)?;
+        let dir = self.maildir.open()?;
+        self.names = read_names(dir.as_fd(), self.maildir.path())?;
         Ok(())
     }
 
@@ -138,7 +127,9 @@ impl Keywords {
         if !create {
             return Ok(None);
         }
-        let _lock = uidlock::lock(self.dir.as_fd(), &self.path, self.timing)?;
+        let dir = self.maildir.open()?;
+        let path = self.maildir.path().to_path_buf();
+        let _lock = uidlock::lock(dir.as_fd(), &path, self.timing)?;
         self.refresh()?;
         if let Some(letter) = find(&self.names, name) {
             return Ok(Some(letter));
@@ -151,13 +142,13 @@ impl Keywords {
             *slot = Some(name.to_owned());
         }
         replace_file(
-            self.dir.as_fd(),
-            &self.path,
+            dir.as_fd(),
+            &path,
             KEYWORDS_FILE,
             &to_bytes(&names),
             FileMode::LikeDirectory,
         )?;
-        tracing::debug!(path = %self.path.display(), keyword = name, index, "keyword added");
+        tracing::debug!(path = %path.display(), keyword = name, index, "keyword added");
         self.names = names;
         Ok(letter_of_index(index))
     }

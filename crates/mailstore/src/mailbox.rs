@@ -114,6 +114,7 @@
 //!   higher value and reconnects elsewhere may miss it.
 
 use crate::fasthash::{FastMap, FastSet};
+use std::cell::OnceCell;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Read;
@@ -237,10 +238,10 @@ pub struct Mailbox {
     path: PathBuf,
     /// The Maildir's directory, open.
     dir: OwnedFd,
-    /// `new/`, open.
-    new: OwnedFd,
-    /// `cur/`, open.
-    cur: OwnedFd,
+    /// `new/`, open (again after [`Mailbox::release_descriptors`]).
+    new: OnceCell<OwnedFd>,
+    /// `cur/`, likewise.
+    cur: OnceCell<OwnedFd>,
     /// UIDVALIDITY from the UID list at the last scan.
     uidvalidity: u32,
     /// The next UID from the UID list at the last scan.
@@ -292,8 +293,8 @@ impl Mailbox {
         let mut mailbox = Mailbox {
             path,
             dir,
-            new,
-            cur,
+            new: OnceCell::from(new),
+            cur: OnceCell::from(cur),
             uidvalidity: 0,
             next_uid: 0,
             messages: Vec::new(),
@@ -521,8 +522,12 @@ impl Mailbox {
                     break;
                 }
                 let target = format!("{}{INFO_PREFIX}{}", entry.base(), entry.flags);
-                match nix::fcntl::renameat(&self.new, entry.file_name(), &self.cur, target.as_str())
-                {
+                match nix::fcntl::renameat(
+                    self.dir_fd(Location::New)?,
+                    entry.file_name(),
+                    self.dir_fd(Location::Cur)?,
+                    target.as_str(),
+                ) {
                     Ok(()) => {
                         let flags = entry.flags;
                         self.set_location(uid, Location::Cur, target, flags);
@@ -544,8 +549,10 @@ impl Mailbox {
         if moved > 0 {
             self.note_own_change(dirs_before);
             // cur/ first: after a crash the message is then in at least one.
-            fsync(&self.cur).map_err(errno_err("fsync directory", &self.path.join("cur")))?;
-            fsync(&self.new).map_err(errno_err("fsync directory", &self.path.join("new")))?;
+            fsync(self.dir_fd(Location::Cur)?)
+                .map_err(errno_err("fsync directory", &self.path.join("cur")))?;
+            fsync(self.dir_fd(Location::New)?)
+                .map_err(errno_err("fsync directory", &self.path.join("new")))?;
         }
         Ok(moved)
     }
@@ -575,9 +582,9 @@ impl Mailbox {
             }
             let dirs_before = self.dir_times().ok();
             match nix::fcntl::renameat(
-                self.dir_fd(entry.location),
+                self.dir_fd(entry.location)?,
                 entry.file_name(),
-                &self.cur,
+                self.dir_fd(Location::Cur)?,
                 target.as_str(),
             ) {
                 Ok(()) => {
@@ -623,7 +630,7 @@ impl Mailbox {
                     break;
                 };
                 match unlinkat(
-                    self.dir_fd(entry.location),
+                    self.dir_fd(entry.location)?,
                     entry.file_name(),
                     UnlinkatFlags::NoRemoveDir,
                 ) {
@@ -654,7 +661,7 @@ impl Mailbox {
             self.note_own_change(dirs_before);
         }
         for location in touched {
-            fsync(self.dir_fd(location)).map_err(errno_err(
+            fsync(self.dir_fd(location)?).map_err(errno_err(
                 "fsync directory",
                 &self.path.join(location.dir_name()),
             ))?;
@@ -669,7 +676,7 @@ impl Mailbox {
         for _ in 0..FOLLOW_ATTEMPTS {
             let entry = self.entry_for(uid)?;
             match nix::fcntl::openat(
-                self.dir_fd(entry.location),
+                self.dir_fd(entry.location)?,
                 entry.file_name(),
                 FILE_FLAGS,
                 Mode::empty(),
@@ -794,11 +801,26 @@ impl Mailbox {
     }
 
     /// dir_fd - the open directory for a location.
-    fn dir_fd(&self, location: Location) -> BorrowedFd<'_> {
-        match location {
-            Location::New => self.new.as_fd(),
-            Location::Cur => self.cur.as_fd(),
+    fn dir_fd(&self, location: Location) -> Result<BorrowedFd<'_>, Error> {
+        let cell = match location {
+            Location::New => &self.new,
+            Location::Cur => &self.cur,
+        };
+        if let Some(fd) = cell.get() {
+            return Ok(fd.as_fd());
         }
+        let name = location.dir_name();
+        let fd = open_dir_at(self.dir.as_fd(), OsStr::new(name), &self.path.join(name))?;
+        Ok(cell.get_or_init(|| fd).as_fd())
+    }
+
+    /// release_descriptors - close `new/` and `cur/` until the view next
+    /// needs them (it opens them again then, with the same checks), so a
+    /// view kept for long without use (an IMAP session in IDLE) holds one
+    /// descriptor instead of three.
+    pub fn release_descriptors(&mut self) {
+        self.new = OnceCell::new();
+        self.cur = OnceCell::new();
     }
 
     /// set_location - record that the message now has this name (with
@@ -832,16 +854,18 @@ impl Mailbox {
         let Some(entry) = self.message(uid) else {
             return;
         };
-        let dir = self.dir_fd(entry.location);
-        let modseq = match stat_at(dir, entry.file_name(), &self.message_path(entry)) {
+        let stat = self
+            .dir_fd(entry.location)
+            .and_then(|dir| stat_at(dir, entry.file_name(), &self.message_path(entry)));
+        let modseq = match stat {
             Ok(Some(st)) if kind(&st) == Kind::File => modseq_of(&st),
             other => {
                 if let Err(e) = other {
                     tracing::warn!(error = %e, "cannot stat renamed message; using its directory's time");
                 }
-                match fstat(&self.cur) {
-                    Ok(st) => micros(mtime(&st)).max(entry.modseq),
-                    Err(_) => return,
+                match self.dir_fd(Location::Cur).map(fstat) {
+                    Ok(Ok(st)) => micros(mtime(&st)).max(entry.modseq),
+                    _ => return,
                 }
             }
         };
@@ -884,7 +908,7 @@ impl Mailbox {
         for _ in 0..2 {
             for location in [Location::New, Location::Cur] {
                 let path = self.path.join(location.dir_name());
-                for_each_name(self.dir_fd(location), &path, |name, _| {
+                for_each_name(self.dir_fd(location)?, &path, |name, _| {
                     if base_name(name) == base {
                         found = Some((location, name.to_owned()));
                     }
@@ -969,8 +993,10 @@ impl Mailbox {
 
     /// dir_times - the modification times of `new/` and `cur/`.
     fn dir_times(&self) -> Result<[SystemTime; 2], Error> {
-        let new = fstat(&self.new).map_err(errno_err("stat", &self.path.join("new")))?;
-        let cur = fstat(&self.cur).map_err(errno_err("stat", &self.path.join("cur")))?;
+        let new = fstat(self.dir_fd(Location::New)?)
+            .map_err(errno_err("stat", &self.path.join("new")))?;
+        let cur = fstat(self.dir_fd(Location::Cur)?)
+            .map_err(errno_err("stat", &self.path.join("cur")))?;
         Ok([mtime(&new), mtime(&cur)])
     }
 
@@ -982,7 +1008,7 @@ impl Mailbox {
         known: &FastMap<&str, &MessageEntry>,
         files: &mut FastMap<String, Found>,
     ) -> Result<(), Error> {
-        let dir = self.dir_fd(location);
+        let dir = self.dir_fd(location)?;
         let path = self.path.join(location.dir_name());
         let mut names = Vec::new();
         for_each_name(dir, &path, |name, file_type| {
@@ -1038,7 +1064,7 @@ impl Mailbox {
     fn count_wire_size(&self, found: &Found) -> Result<Option<u64>, Error> {
         let path = self.path.join(found.location.dir_name()).join(&found.name);
         let fd = match nix::fcntl::openat(
-            self.dir_fd(found.location),
+            self.dir_fd(found.location)?,
             found.name.as_str(),
             FILE_FLAGS,
             Mode::empty(),

@@ -143,11 +143,7 @@ impl Mailbox {
         if used.keyword_letters().next().is_none() {
             return Ok(map);
         }
-        let dir = self
-            .dir
-            .try_clone()
-            .map_err(io_err("dup directory", &self.path))?;
-        let source = Keywords::load_at(dir, self.path.clone(), self.timing)?;
+        let source = Keywords::load_with(&Maildir::new(self.path.clone()), self.timing)?;
         let mut target = Keywords::load_with(dest, self.timing)?;
         for letter in used.keyword_letters() {
             let Some(name) = source.name(letter) else {
@@ -178,7 +174,7 @@ impl Mailbox {
             let entry = self.entry_for(uid)?;
             let name = unique_name();
             match linkat(
-                self.dir_fd(entry.location),
+                self.dir_fd(entry.location)?,
                 entry.file_name(),
                 tmp_fd,
                 name.as_str(),

@@ -1187,3 +1187,23 @@ fn a_damaged_or_stale_index_costs_only_a_scan() {
         .unwrap();
     assert!(sneaked.flags.contains(Flag::Flagged));
 }
+
+#[test]
+fn released_descriptors_are_opened_again_when_needed() {
+    let (_dir, md) = maildir();
+    deliver(&md, b"a\n");
+    let mut mb = Mailbox::open(&md).unwrap();
+    let open_fds = || fs::read_dir("/proc/self/fd").unwrap().count();
+    let before = open_fds();
+    mb.release_descriptors();
+    // Other tests open and close descriptors at the same time: allow for them.
+    assert!(open_fds() <= before, "descriptors were not closed");
+    deliver(&md, b"b\n");
+    mb.refresh().unwrap();
+    assert_eq!(mb.messages().len(), 2);
+    assert_eq!(mb.move_new_to_cur().unwrap(), 2);
+    mb.release_descriptors();
+    let uid = mb.messages()[1].uid;
+    assert!(mb.set_flags(uid, Flags::empty().with(Flag::Seen)).unwrap());
+    assert!(mb.open_message(uid).unwrap().is_some());
+}
