@@ -186,7 +186,7 @@ async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
     drop(file);
     let spool = scheduler.spool.clone();
     if still_pending == 0 {
-        tokio::task::spawn_blocking(move || spool.remove(Queue::Active, &id)).await??;
+        tokio::task::spawn_blocking(move || spool.retire(Queue::Active, &id)).await??;
         maillog::removed(&id);
     } else {
         let backoff = age.clamp(settings.minimal_backoff, settings.maximal_backoff);

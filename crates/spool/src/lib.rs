@@ -13,9 +13,11 @@
 //!   only way to name a queue file ([`QueueId::parse`] is strict).
 //! * [`Spool`] and [`Queue`]: the directory tree (`incoming`, `active`,
 //!   `deferred`, `hold`, `corrupt`, `maildrop`, plus `private`, `public`,
-//!   `pid`), creating it with the right modes and owners, and moving,
-//!   listing, removing and quarantining whole queue files. A deferred
-//!   file's mtime is its next attempt time.
+//!   `pid` and `recycle`), creating it with the right modes and owners,
+//!   and moving, listing, removing and quarantining whole queue files. A
+//!   deferred file's mtime is its next attempt time. Finished small queue
+//!   files wait in `recycle/` to be overwritten by new messages
+//!   ([`Spool::retire`]) instead of being deleted and created again.
 //! * [`QueueWriter`]: streams a new queue file (envelope, then the message
 //!   through [`std::io::Write`]) and commits it durably.
 //! * [`QueueFile`]: opens and verifies a queue file, streams its message,
@@ -123,9 +125,8 @@
 //!
 //! # Known limits
 //!
-//! * XXX: each commit fsyncs the file and the directory on its own; group
-//!   commit across sessions (DESIGN §3) would batch the directory fsyncs and
-//!   needs an API that defers them.
+//! * Directory fsyncs are shared by concurrent commits and removals in one
+//!   process (the `groupsync` module); the file's own fsync is per message.
 //! * XXX: a file deferred many times grows by one record per recipient per
 //!   attempt; rewriting (compacting) it on the move to `deferred/` would
 //!   bound that.
@@ -143,6 +144,7 @@ mod id;
 pub mod maildrop;
 mod manage;
 mod queue;
+mod recycle;
 mod spool;
 mod writer;
 

@@ -10,6 +10,7 @@ use nix::fcntl::OFlag;
 use nix::unistd::{Gid, Uid};
 
 use crate::error::Error;
+use crate::recycle::{self, RECYCLE};
 use crate::fsutil::{fsync_dir, fsync_dir_grouped, io_err, open_dir, rename_noreplace};
 use crate::{Envelope, Queue, QueueFile, QueueId, QueueWriter};
 
@@ -91,6 +92,7 @@ impl Spool {
         for queue in Queue::ALL {
             ensure_dir(&self.dir(queue), queue.mode(), owner)?;
         }
+        ensure_dir(&self.root.join(RECYCLE), 0o700, owner)?;
         ensure_dir(&self.private_dir(), 0o700, owner)?;
         ensure_dir(&self.public_dir(), 0o711, owner)?;
         ensure_dir(&self.pid_dir(), 0o755, None)?;
@@ -195,6 +197,20 @@ impl Spool {
             "{id}: queue file moved from {queue} to corrupt: {reason}"
         );
         Ok(())
+    }
+
+    /// retire - take a queue file whose message is done (all recipients
+    /// delivered, bounced or expired) out of `queue`, then fsync the
+    /// directory: like [`Spool::remove`], but a small file is kept in
+    /// `recycle/` for [`Spool::create`] to reuse (the `recycle` module),
+    /// which spares the file system an inode freed and allocated again.
+    pub fn retire(&self, queue: Queue, id: &QueueId) -> Result<(), Error> {
+        let path = self.path(queue, id);
+        match recycle::retire(&self.root, &path) {
+            Ok(true) => fsync_dir_grouped(&self.dir(queue)),
+            Ok(false) => self.remove(queue, id),
+            Err(e) => Err(io_err("retire queue file", &path)(e)),
+        }
     }
 
     /// remove - delete a queue file (all recipients are done), then fsync its directory.

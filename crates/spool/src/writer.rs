@@ -1,7 +1,7 @@
 //! writer - creating a queue file: envelope, streamed message, commit.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::PathBuf;
 
@@ -11,6 +11,7 @@ use crate::codec::{self, HEADER_MESSAGE_LEN_OFFSET, Header, Trailer, UNCOMMITTED
 use crate::crc::Crc32;
 use crate::error::Error;
 use crate::fsutil::{fsync_dir_grouped, io_err, rename_noreplace};
+use crate::recycle;
 use crate::spool::tmp_name;
 use crate::{Envelope, Queue, QueueId, Spool};
 
@@ -35,6 +36,9 @@ pub struct QueueWriter {
     final_path: PathBuf,
     /// The open temporary file; None once committed or aborted.
     out: Option<BufWriter<File>>,
+    /// Whether the file is a recycled one (the `recycle` module), whose
+    /// old contents past the new end must be cut off at commit.
+    reused: bool,
     /// Running checksum over envelope and message bytes.
     crc: Crc32,
     /// Envelope length, repeated in the end record.
@@ -57,22 +61,28 @@ impl QueueWriter {
             let id = QueueId::new();
             let tmp_path = dir.join(tmp_name(&id));
             let final_path = spool.path(Queue::Incoming, &id);
-            let file = match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(OFlag::O_NOFOLLOW.bits())
-                .open(&tmp_path)
-            {
-                Ok(file) => file,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(io_err("create queue file", &tmp_path)(e)),
+            let recycled = recycle::take(spool.root(), &tmp_path);
+            let reused = recycled.is_some();
+            let file = match recycled {
+                Some(file) => file,
+                None => match OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(OFlag::O_NOFOLLOW.bits())
+                    .open(&tmp_path)
+                {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(io_err("create queue file", &tmp_path)(e)),
+                },
             };
             let mut writer = Self {
                 id,
                 tmp_path,
                 final_path,
                 out: Some(BufWriter::with_capacity(BUFFER_LEN, file)),
+                reused,
                 crc: Crc32::new(),
                 envelope_len,
                 message_len: 0,
@@ -128,6 +138,10 @@ impl QueueWriter {
             // continues exactly where the message ended.
             let file = out.get_mut();
             file.write_all(&trailer)?;
+            if self.reused {
+                let end = file.stream_position()?;
+                file.set_len(end)?;
+            }
             file.write_all_at(&self.message_len.to_be_bytes(), HEADER_MESSAGE_LEN_OFFSET)?;
             file.sync_all()
         });

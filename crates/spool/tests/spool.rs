@@ -414,7 +414,7 @@ fn create_dirs_sets_modes_and_is_idempotent() {
         dir_names(spool.root()),
         vec![
             "active", "corrupt", "deferred", "hold", "incoming", "maildrop", "pid", "private",
-            "public"
+            "public", "recycle"
         ]
     );
 
@@ -504,5 +504,67 @@ fn the_last_recipient_is_marked_in_memory_only() {
     assert_eq!(
         again.states(),
         &[RecipientState::Done, RecipientState::Pending][..]
+    );
+}
+
+#[test]
+fn retired_files_are_reused_by_the_next_message() {
+    let (_tmp, spool) = spool();
+    let recycle = spool.root().join("recycle");
+    assert_eq!(mode(&recycle), 0o700);
+    let first = write(&spool, &envelope(2), &message(5_000));
+    let inode = fs::metadata(spool.path(Queue::Incoming, &first))
+        .unwrap()
+        .ino();
+    spool.retire(Queue::Incoming, &first).unwrap();
+    assert!(spool.list(Queue::Incoming).unwrap().is_empty());
+    assert_eq!(dir_names(&recycle), vec![first.to_string()]);
+
+    // The next message takes the file over: same inode, new contents cut
+    // to their own length.
+    let env = envelope(1);
+    let second = write(&spool, &env, b"short body\n");
+    assert!(dir_names(&recycle).is_empty());
+    let path = spool.path(Queue::Incoming, &second);
+    assert_eq!(fs::metadata(&path).unwrap().ino(), inode);
+    assert_eq!(mode(&path), 0o600);
+    let f = spool.open(Queue::Incoming, &second).unwrap();
+    assert_eq!(f.envelope(), &env);
+    assert_eq!(read_message(&f), b"short body\n");
+    assert_eq!(f.states(), &[RecipientState::Pending][..]);
+}
+
+#[test]
+fn large_files_and_a_full_pool_are_deleted_instead() {
+    let (_tmp, spool) = spool();
+    let recycle = spool.root().join("recycle");
+    let big = write(&spool, &envelope(1), &message(200_000));
+    spool.retire(Queue::Incoming, &big).unwrap();
+    assert!(dir_names(&recycle).is_empty());
+    assert!(spool.list(Queue::Incoming).unwrap().is_empty());
+
+    // Far more small files than the pool keeps: the rest are deleted.
+    let ids: Vec<QueueId> = (0..300)
+        .map(|_| write(&spool, &envelope(1), b"x\n"))
+        .collect();
+    for id in &ids {
+        spool.retire(Queue::Incoming, id).unwrap();
+    }
+    assert!(spool.list(Queue::Incoming).unwrap().is_empty());
+    let kept = dir_names(&recycle).len();
+    assert!((1..=256).contains(&kept), "{kept} files kept");
+}
+
+#[test]
+fn a_spool_without_a_recycle_directory_deletes_as_before() {
+    let (_tmp, spool) = spool();
+    fs::remove_dir(spool.root().join("recycle")).unwrap();
+    let id = write(&spool, &envelope(1), b"body");
+    spool.retire(Queue::Incoming, &id).unwrap();
+    assert!(spool.list(Queue::Incoming).unwrap().is_empty());
+    let again = write(&spool, &envelope(1), b"again");
+    assert_eq!(
+        read_message(&spool.open(Queue::Incoming, &again).unwrap()),
+        b"again"
     );
 }
