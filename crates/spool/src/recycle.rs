@@ -45,8 +45,9 @@ const BATCH: usize = 32;
 /// before listing it again.
 const EMPTY_BACKOFF: Duration = Duration::from_secs(1);
 
-/// After this many retires, count `recycle/` again (writers take files
-/// from it, so the retiring side's count only ever overestimates).
+/// After this many retires (kept or refused), count `recycle/` again
+/// (writers take files from it, so the retiring side's count only ever
+/// overestimates).
 const RECOUNT_EVERY: usize = 64;
 
 /// Pool - what this process knows of one spool's `recycle/`.
@@ -101,12 +102,14 @@ pub(crate) fn retire(root: &Path, path: &Path) -> io::Result<bool> {
             pool.count = Some(count_entries(&dir));
             pool.since_count = 0;
         }
+        // Refusals count too: writers empty the pool behind our back, and
+        // a full count must be looked at again.
+        pool.since_count += 1;
         let count = pool.count.unwrap_or(POOL_LIMIT);
         if count >= POOL_LIMIT {
             return false;
         }
         pool.count = Some(count + 1);
-        pool.since_count += 1;
         // This process knows the pool is not empty any more.
         pool.empty_at = None;
         true

@@ -388,7 +388,36 @@ fn symlinked_queue_file_is_not_followed() {
     let other = QueueId::new();
     std::os::unix::fs::symlink(&target, spool.path(Queue::Active, &other)).unwrap();
     let err = spool.open(Queue::Active, &other).unwrap_err();
-    assert!(matches!(err, Error::Io { .. }), "{err}");
+    // Damaged, so qmgr quarantines it instead of retrying it forever (issue 11).
+    assert!(
+        matches!(
+            err,
+            Error::Corrupt {
+                reason: spool::Corruption::NotRegularFile,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// See: issue 11. A directory or a socket under a queue ID is damaged, not a
+/// local error to retry.
+#[test]
+fn directory_or_socket_under_a_queue_name_is_damaged() {
+    let (_tmp, spool) = spool();
+    let dir = QueueId::new();
+    fs::create_dir(spool.path(Queue::Incoming, &dir)).unwrap();
+    let socket = QueueId::new();
+    let _listener =
+        std::os::unix::net::UnixListener::bind(spool.path(Queue::Deferred, &socket)).unwrap();
+    for (what, queue, id) in [
+        ("directory", Queue::Incoming, dir),
+        ("socket", Queue::Deferred, socket),
+    ] {
+        let err = spool.open(queue, &id).unwrap_err();
+        assert!(err.is_damaged(), "{what}: {err}");
+    }
 }
 
 #[test]
@@ -567,4 +596,27 @@ fn a_spool_without_a_recycle_directory_deletes_as_before() {
         read_message(&spool.open(Queue::Incoming, &again).unwrap()),
         b"again"
     );
+}
+
+#[test]
+fn a_full_pool_takes_files_again_once_writers_emptied_it() {
+    let (_tmp, spool) = spool();
+    let recycle = spool.root().join("recycle");
+    let ids: Vec<QueueId> = (0..300)
+        .map(|_| write(&spool, &envelope(1), b"x\n"))
+        .collect();
+    for id in &ids {
+        spool.retire(Queue::Incoming, id).unwrap();
+    }
+    // Writers (here: this process, another one in production) empty it.
+    for entry in fs::read_dir(&recycle).unwrap() {
+        fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let more: Vec<QueueId> = (0..100)
+        .map(|_| write(&spool, &envelope(1), b"y\n"))
+        .collect();
+    for id in &more {
+        spool.retire(Queue::Incoming, id).unwrap();
+    }
+    assert!(!dir_names(&recycle).is_empty(), "the pool stayed closed");
 }
