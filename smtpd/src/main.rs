@@ -17,21 +17,26 @@
 //! # Security
 //! Moderately sensitive: talks to anyone on the network. Runs as `mail_owner`; the
 //! TLS key is read before the privilege drop. Every read is bounded (command lines,
-//! AUTH lines, message size, header section) and has `smtpd_timeout`. DATA ends only
-//! at CRLF.CRLF; bare CR and LF are refused (or normalised), so SMTP smuggling cannot
-//! inject a second message. Plaintext pipelined after STARTTLS is discarded. AUTH is
+//! AUTH lines, message size, header section), and a command must arrive within
+//! `smtpd_timeout` (message content at `smtpd_min_data_rate` or faster), so a client
+//! trickling one byte at a time is cut off too. DATA ends only at CRLF.CRLF; bare CR
+//! and LF are refused (or normalised), so SMTP smuggling cannot inject a second
+//! message. Plaintext pipelined after STARTTLS is discarded. AUTH is
 //! offered only over TLS or from loopback, and failed logins are throttled. Too many
-//! errors end the session; sessions per client address are bounded.
+//! errors end the session; sessions per client address are bounded, at once and per
+//! time unit (except for `mynetworks`).
 //!
 //! # Configuration
 //! `myhostname`, `smtpd_banner`, `mail_name`, `mynetworks`, `message_size_limit`,
 //! `smtpd_timeout`, `smtpd_hard_error_limit`, `smtpd_soft_error_limit`,
 //! `smtpd_error_sleep_time`, `smtpd_recipient_limit`,
-//! `smtpd_client_connection_count_limit`, `smtpd_forbid_bare_newline`,
+//! `smtpd_client_connection_count_limit`, `smtpd_client_connection_rate_limit`,
+//! `anvil_rate_time_unit`, `smtpd_min_data_rate`, `smtpd_forbid_bare_newline`,
 //! `smtpd_tls_security_level`, `smtpd_tls_wrappermode`, `smtpd_tls_cert_file`,
 //! `smtpd_tls_key_file`, `smtpd_sasl_auth_enable`, the five restriction lists,
 //! `smtpd_reject_unlisted_recipient`, `header_size_limit`, and what `accounts` reads.
 
+mod anvil;
 mod headers;
 mod io;
 mod policy;
@@ -40,8 +45,7 @@ mod received;
 mod session;
 mod settings;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use service::{CancellationToken, Conn, Context, Service};
@@ -85,16 +89,14 @@ impl Service for Smtpd {
                 throttle: accounts::AuthThrottle::from_params(&ctx.params),
                 tls: prepared.tls,
                 spool: Arc::new(spool::Spool::new(&ctx.params.queue_directory)),
-                connections: Mutex::new(HashMap::new()),
+                anvil: anvil::Anvil::default(),
+                service: ctx.args.service_name.clone(),
             },
         })
     }
 
     async fn serve(self: Arc<Self>, conn: Conn, shutdown: CancellationToken) -> anyhow::Result<()> {
         let ip = conn.peer.ip();
-        if let service::Stream::Tcp(tcp) = &conn.stream {
-            let _ = tcp.set_nodelay(true);
-        }
         Session::new(&self.shared, Io::Plain(conn.stream), ip, shutdown)
             .run()
             .await;

@@ -235,6 +235,9 @@ impl AsyncListener {
         match self {
             AsyncListener::Tcp(l) => {
                 let (stream, peer) = l.accept().await?;
+                // Every daemon writes whole replies from its own buffer: no
+                // Nagle delay for the last short piece of a long reply.
+                let _ = stream.set_nodelay(true);
                 let local = stream.local_addr().ok();
                 Ok(Conn {
                     stream: Stream::Tcp(stream),
