@@ -727,7 +727,12 @@ impl Mailbox {
     /// damaged cache is never an error: it only costs parsing. Spans in
     /// the result are offsets in the stored file ([`Mailbox::open_stored`]).
     pub fn metadata(&mut self, uid: u32) -> Result<Option<Arc<Metadata>>, Error> {
-        let entry = self.entry_for(uid)?;
+        let Some(index) = self.index_of(uid) else {
+            return Err(Error::UnknownUid {
+                path: self.path.clone(),
+                uid,
+            });
+        };
         if self
             .cache
             .as_ref()
@@ -739,13 +744,13 @@ impl Mailbox {
                 self.uidvalidity,
             ));
         }
-        if let Some(found) = self
-            .cache
-            .as_mut()
-            .and_then(|c| c.get(uid, entry.base(), entry.size))
+        // A hit (the usual case in a large SEARCH) copies nothing.
+        if let (Some(cache), Some(entry)) = (self.cache.as_mut(), self.messages.get(index))
+            && let Some(found) = cache.get(uid, entry.base(), entry.size)
         {
             return Ok(Some(found));
         }
+        let entry = self.entry_for(uid)?;
         let Some(file) = self.open_stored(uid)? else {
             return Ok(None);
         };
