@@ -22,10 +22,13 @@
 //! # Security
 //! Talks to anyone on the network and reads users' mail, so: passwords only over TLS
 //! or from loopback (`imapd_disable_plaintext_auth`, LOGINDISABLED otherwise), failed
-//! logins throttled through accounts, every line and literal bounded
-//! (`imapd_max_line_length`, `imapd_max_literal`), a timeout on every read, plaintext
-//! pipelined after STARTTLS discarded, mailbox names checked so none leaves the
-//! user's Maildir. Runs as `mail_owner`, which owns the virtual Maildirs.
+//! logins throttled through accounts and a session ended after five of them, every
+//! line and literal bounded (`imapd_max_line_length`, `imapd_max_literal`; before
+//! login a whole command, literals included, fits in `imapd_max_line_length`, so
+//! nobody unauthenticated makes the server hold a large literal), every command due
+//! within `imapd_timeout` (plus what its bytes earn at 500 bytes a second, so a client
+//! trickling one byte at a time is cut off too), plaintext pipelined after STARTTLS
+//! discarded, mailbox names checked so none leaves the user's Maildir. Runs as `mail_owner`, which owns the virtual Maildirs.
 //!
 //! # Configuration
 //! `imapd_tls_wrappermode`, `imapd_disable_plaintext_auth`, `imapd_max_literal`,

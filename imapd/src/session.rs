@@ -7,7 +7,7 @@ use std::time::Duration;
 use accounts::Login;
 use imap_proto::{Code, Command, CommandBody, Response, Status};
 use imap_proto::{Event, Framer};
-use service::{CancellationToken, Stream};
+use service::{CancellationToken, Deadline, Stream};
 use tls::MaybeTls;
 use tokio::io::AsyncReadExt;
 use tracing::{info, warn};
@@ -35,12 +35,27 @@ impl Shared {
         let line = u32::try_from(self.max_line).unwrap_or(u32::MAX);
         self.max_literal.saturating_add(line)
     }
+
+    /// The largest command before login, literals included: what LOGIN or
+    /// AUTHENTICATE can need. Anyone may connect, so nobody gets to make the server
+    /// hold a literal of `imapd_max_literal` before proving who they are.
+    fn max_command_before_login(&self) -> u32 {
+        u32::try_from(self.max_line)
+            .unwrap_or(u32::MAX)
+            .min(self.max_command())
+    }
 }
 
 /// How much is read from the socket at a time.
 const READ_SIZE: usize = 16 * 1024;
 /// Bad commands in a row before the server hangs up.
 const ERROR_LIMIT: u32 = 20;
+/// Failed (or throttled) logins in one session before the server hangs up: someone
+/// guessing passwords has to connect again, which costs more than another command.
+const LOGIN_FAILURE_LIMIT: u32 = 5;
+/// The slowest rate, in bytes per second, at which a command's bytes (literals
+/// above all) earn time beyond `imapd_timeout` (as smtpd's `smtpd_min_data_rate`).
+const MIN_DATA_RATE: u64 = 500;
 /// Output buffered before it is written, so a long FETCH is sent as it is made.
 pub const FLUSH_AT: usize = 256 * 1024;
 
@@ -80,6 +95,7 @@ pub struct Session<'a> {
     account: Option<Account>,
     enabled: Enabled,
     errors: u32,
+    failed_logins: u32,
     bytes_in: u64,
     bytes_out: u64,
     shutdown: CancellationToken,
@@ -92,11 +108,13 @@ impl<'a> Session<'a> {
         ip: IpAddr,
         shutdown: CancellationToken,
     ) -> Self {
+        let mut framer = Framer::new(shared.max_command());
+        framer.set_max_command(shared.max_command_before_login());
         Session {
             shared,
             io: MaybeTls::Plain(stream),
             inbuf: Vec::with_capacity(READ_SIZE),
-            framer: Framer::new(shared.max_command()),
+            framer,
             outbuf: Vec::new(),
             ip,
             tls: false,
@@ -104,6 +122,7 @@ impl<'a> Session<'a> {
             account: None,
             enabled: Enabled::default(),
             errors: 0,
+            failed_logins: 0,
             bytes_in: 0,
             bytes_out: 0,
             shutdown,
@@ -159,12 +178,12 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Reads more input into the framer. `Ok(false)` on timeout (after sending BYE).
-    async fn fill(&mut self, timeout: Duration) -> Result<(), End> {
+    /// Reads more input into the framer, by `until` (else BYE); how many bytes.
+    async fn fill(&mut self, until: tokio::time::Instant) -> Result<usize, End> {
         self.flush().await?;
         self.inbuf.clear();
         self.inbuf.reserve(READ_SIZE);
-        let read = tokio::time::timeout(timeout, self.io.read_buf(&mut self.inbuf));
+        let read = tokio::time::timeout_at(until, self.io.read_buf(&mut self.inbuf));
         let result = tokio::select! {
             result = read => result,
             () = self.shutdown.cancelled() => {
@@ -177,7 +196,7 @@ impl<'a> Session<'a> {
             Ok(Ok(n)) => {
                 self.bytes_in += n as u64;
                 self.framer.push(&self.inbuf);
-                Ok(())
+                Ok(n)
             }
             Err(_) => {
                 self.send(Response::untagged(
@@ -189,23 +208,29 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// The next framing event, reading as needed.
+    /// The next framing event, reading as needed. It must come within
+    /// `imapd_timeout`, plus what the bytes earn at [`MIN_DATA_RATE`], however the
+    /// client spreads them.
     async fn next_event(&mut self) -> Result<Event, End> {
+        let mut deadline = Deadline::new(self.shared.timeout, MIN_DATA_RATE);
         loop {
             if let Some(event) = self.framer.next() {
                 return Ok(event);
             }
-            self.fill(self.shared.timeout).await?;
+            let n = self.fill(deadline.at()).await?;
+            deadline.credit(n);
         }
     }
 
-    /// The next raw line (AUTHENTICATE responses, IDLE's DONE); `None` if too long.
+    /// The next raw line (AUTHENTICATE responses), due within `timeout`; `None` if
+    /// too long.
     pub async fn next_line(&mut self, timeout: Duration) -> Result<Option<Vec<u8>>, End> {
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(line) = self.framer.next_line() {
                 return Ok(line.ok());
             }
-            self.fill(timeout).await?;
+            self.fill(deadline).await?;
         }
     }
 
@@ -716,7 +741,7 @@ impl Session<'_> {
                 }
             };
             let woken = tokio::select! {
-                result = self.fill(self.shared.timeout) => {
+                result = self.fill(deadline) => {
                     result?;
                     false
                 }
@@ -860,9 +885,24 @@ impl Session<'_> {
                     Response::tagged(tag, Status::No, "Authentication failed.")
                         .with_code(Code::AuthenticationFailed),
                 );
-                Ok(())
+                self.count_failed_login()
             }
         }
+    }
+
+    /// Counts a failed or refused login; at [`LOGIN_FAILURE_LIMIT`] the session ends
+    /// with BYE.
+    fn count_failed_login(&mut self) -> Result<(), End> {
+        self.failed_logins += 1;
+        if self.failed_logins < LOGIN_FAILURE_LIMIT {
+            return Ok(());
+        }
+        warn!(
+            "imap-login: rip={}: {} failed logins in one session: disconnecting",
+            self.ip, self.failed_logins
+        );
+        self.send(Response::untagged(Status::Bye, "Too many failed logins."));
+        Err(End::Closed)
     }
 
     async fn login(
@@ -885,7 +925,7 @@ impl Session<'_> {
                     Response::tagged(tag, Status::No, "Too many failed logins; try again later.")
                         .with_code(Code::Unavailable),
                 );
-                return Ok(());
+                return self.count_failed_login();
             }
             Login::Failed { delay } => {
                 warn!(
@@ -898,7 +938,7 @@ impl Session<'_> {
                     Response::tagged(tag, Status::No, "Authentication failed.")
                         .with_code(Code::AuthenticationFailed),
                 );
-                return Ok(());
+                return self.count_failed_login();
             }
             Login::NoMailbox { .. } => {
                 self.send(
@@ -918,6 +958,7 @@ impl Session<'_> {
                 );
                 self.account = Some(account);
                 self.state = State::Authenticated;
+                self.framer.set_max_command(self.shared.max_command());
                 let caps = self.capabilities();
                 self.send(
                     Response::tagged(tag, Status::Ok, "Logged in")

@@ -16,8 +16,10 @@
 //! # Security
 //! Talks to anyone on the network and reads users' mail, so: passwords only over TLS
 //! or from loopback (`pop3d_disable_plaintext_auth`), failed logins throttled through
-//! accounts, every command line bounded, a timeout on every read, plaintext pipelined
-//! after STLS discarded. Runs as `mail_owner`, which owns the virtual Maildirs.
+//! accounts and a session ended after five of them, every command line bounded and
+//! due within `pop3d_timeout` (so a client trickling one byte at a time is cut off
+//! too), plaintext pipelined after STLS discarded. Runs as `mail_owner`, which owns
+//! the virtual Maildirs.
 //!
 //! # Configuration
 //! `pop3d_tls_wrappermode`, `pop3d_disable_plaintext_auth`, `pop3d_timeout`,

@@ -30,6 +30,9 @@ const READ_SIZE: usize = 16 * 1024;
 const FLUSH_AT: usize = 64 * 1024;
 /// Bad commands before the server hangs up.
 const ERROR_LIMIT: u32 = 20;
+/// Failed (or throttled) logins in one session before the server hangs up: someone
+/// guessing passwords has to connect again, which costs more than another command.
+const LOGIN_FAILURE_LIMIT: u32 = 5;
 
 enum State {
     /// Waiting for USER/PASS or AUTH; `user` after a USER command.
@@ -63,6 +66,7 @@ pub struct Session<'a> {
     user: Option<String>,
     counts: Counts,
     errors: u32,
+    failed_logins: u32,
     shutdown: CancellationToken,
 }
 
@@ -85,6 +89,7 @@ impl<'a> Session<'a> {
             user: None,
             counts: Counts::default(),
             errors: 0,
+            failed_logins: 0,
             shutdown,
         }
     }
@@ -126,7 +131,10 @@ impl<'a> Session<'a> {
             .map_err(|_| End::Gone)
     }
 
+    /// The next command line (or AUTH response), which must be complete within
+    /// `pop3d_timeout` however the client spreads its bytes.
     async fn next_line(&mut self) -> Result<Result<Vec<u8>, ()>, End> {
+        let deadline = tokio::time::Instant::now() + self.shared.timeout;
         loop {
             let progress = self.lines.read(&self.inbuf);
             self.inbuf.drain(..progress.consumed.min(self.inbuf.len()));
@@ -135,7 +143,7 @@ impl<'a> Session<'a> {
             }
             self.flush().await?;
             self.inbuf.reserve(READ_SIZE);
-            let read = tokio::time::timeout(self.shared.timeout, self.io.read_buf(&mut self.inbuf));
+            let read = tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.inbuf));
             let result = tokio::select! {
                 result = read => result,
                 () = self.shutdown.cancelled() => {
@@ -169,6 +177,14 @@ impl<'a> Session<'a> {
         loop {
             if self.errors >= ERROR_LIMIT {
                 self.send(Response::err("Too many bad commands."));
+                return Err(End::Closed);
+            }
+            if self.failed_logins >= LOGIN_FAILURE_LIMIT {
+                warn!(
+                    "rip={}: {} failed logins in one session: disconnecting",
+                    self.ip, self.failed_logins
+                );
+                self.send(Response::err("Too many failed logins."));
                 return Err(End::Closed);
             }
             let line = match self.next_line().await? {
@@ -330,6 +346,7 @@ impl<'a> Session<'a> {
         let (user, maildir) = match outcome {
             Login::Ok { user, maildir } => (user, maildir),
             Login::Refused => {
+                self.failed_logins += 1;
                 self.send(Response::err_code(
                     Code::SysTemp,
                     "Too many failed logins; try again later.",
@@ -341,6 +358,7 @@ impl<'a> Session<'a> {
                     "rip={}: {method} authentication failed for {login:?}",
                     self.ip
                 );
+                self.failed_logins += 1;
                 let _ = self.flush().await;
                 tokio::time::sleep(delay).await;
                 self.send(Response::err_code(Code::Auth, "Authentication failed."));

@@ -2,17 +2,18 @@
 //!
 //! Replies are gathered in an output buffer and sent just before the session would
 //! wait for more input, so a pipelined batch gets its replies in order and in one write
-//! (RFC 2920). Every read has `smtpd_timeout`; the input buffer holds at most one read
+//! (RFC 2920). A command line must arrive within `smtpd_timeout`, however the client
+//! spreads its bytes; message content gets `smtpd_timeout` plus what it earns by coming
+//! at `smtpd_min_data_rate` (a [`Deadline`]). The input buffer holds at most one read
 //! beyond what is being parsed.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use accounts::{AuthOutcome, AuthThrottle, Directory, Verdict};
 use maillog::{Client, CommandCounts, Rejection, Sasl};
-use service::CancellationToken;
+use service::{CancellationToken, Deadline};
 use smtp_proto::command::LineReader;
 use smtp_proto::reply::Checked;
 use smtp_proto::{
@@ -23,6 +24,7 @@ use spool::{DsnNotify, DsnRet, Envelope, Recipient, Spool};
 use tokio::io::AsyncReadExt;
 use tracing::{debug, error, warn};
 
+use crate::anvil::{Anvil, Limits, Refusal, Slot};
 use crate::headers::Completion;
 use crate::io::Io;
 use crate::policy::{self, Facts};
@@ -45,8 +47,10 @@ pub struct Shared {
     pub tls: Option<tls::TlsAcceptor>,
     /// The queue.
     pub spool: Arc<Spool>,
-    /// Open sessions per client address (`smtpd_client_connection_count_limit`).
-    pub connections: Mutex<HashMap<IpAddr, u32>>,
+    /// Sessions per client address: open ones, and opened per time unit.
+    pub anvil: Anvil,
+    /// The master.cf service name, for log lines.
+    pub service: String,
 }
 
 /// Why a session ended.
@@ -73,28 +77,6 @@ struct Transaction {
     bdat: Option<(Option<Incoming>, BdatReader)>,
 }
 
-/// Counts a session against its client's limit for as long as it lives.
-struct ConnectionSlot<'a> {
-    shared: &'a Shared,
-    ip: IpAddr,
-}
-
-impl Drop for ConnectionSlot<'_> {
-    fn drop(&mut self) {
-        let mut counts = self
-            .shared
-            .connections
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = counts.get_mut(&self.ip) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                counts.remove(&self.ip);
-            }
-        }
-    }
-}
-
 /// One client's session.
 pub struct Session<'a> {
     shared: &'a Shared,
@@ -114,6 +96,8 @@ pub struct Session<'a> {
     counts: CommandCounts,
     /// The last command received (for "timeout after DATA" lines).
     last_verb: &'static str,
+    /// When the command or message content being received must be complete.
+    deadline: Deadline,
     shutdown: CancellationToken,
 }
 
@@ -156,6 +140,7 @@ impl<'a> Session<'a> {
             errors: 0,
             counts: CommandCounts::default(),
             last_verb: "connect",
+            deadline: Deadline::new(shared.settings.timeout, shared.settings.min_data_rate),
             shutdown,
         }
     }
@@ -186,9 +171,16 @@ impl<'a> Session<'a> {
 
     async fn serve(&mut self) -> Result<(), End> {
         let _slot = match self.take_connection_slot() {
-            Some(slot) => slot,
-            None => {
-                warn!("too many connections from {}", self.client);
+            Ok(slot) => slot,
+            Err(refusal) => {
+                let (what, n) = match refusal {
+                    Refusal::Concurrency(n) => ("concurrency", n),
+                    Refusal::Rate(n) => ("rate", n),
+                };
+                warn!(
+                    "Connection {what} limit exceeded: {n} from {} for service {}",
+                    self.client, self.shared.service
+                );
                 self.send(Reply::too_many_connections(&self.settings().myhostname));
                 return Err(End::Closed);
             }
@@ -224,23 +216,16 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn take_connection_slot(&self) -> Option<ConnectionSlot<'a>> {
-        let limit = self.settings().connection_limit;
-        let ip = self.client.addr;
-        let mut counts = self
-            .shared
-            .connections
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let n = counts.entry(ip).or_insert(0);
-        if limit > 0 && *n >= limit && !self.in_mynetworks {
-            return None;
-        }
-        *n += 1;
-        Some(ConnectionSlot {
-            shared: self.shared,
-            ip,
-        })
+    fn take_connection_slot(&self) -> Result<Slot<'a>, Refusal> {
+        let settings = self.settings();
+        let limits = Limits {
+            count: settings.connection_limit,
+            rate: settings.connection_rate_limit,
+            time_unit: settings.rate_time_unit,
+        };
+        self.shared
+            .anvil
+            .connect(self.client.addr, &limits, self.in_mynetworks)
     }
 
     async fn dispatch(&mut self, command: Command) -> Result<(), End> {
@@ -315,13 +300,14 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Sends pending replies, then reads more input. In command mode (`idle`) a
-    /// shutdown ends the wait with a 421.
+    /// Sends pending replies, then reads more input before the deadline. In command
+    /// mode (`idle`) a shutdown ends the wait with a 421; otherwise (message content)
+    /// what was read earns time at `smtpd_min_data_rate`.
     async fn fill(&mut self, idle: bool) -> Result<(), End> {
         self.flush().await?;
         self.inbuf.reserve(READ_SIZE);
-        let timeout = self.settings().timeout;
-        let read = tokio::time::timeout(timeout, self.io.read_buf(&mut self.inbuf));
+        let before = self.inbuf.len();
+        let read = tokio::time::timeout_at(self.deadline.at(), self.io.read_buf(&mut self.inbuf));
         let result = if idle {
             tokio::select! {
                 result = read => result,
@@ -335,7 +321,13 @@ impl<'a> Session<'a> {
         };
         match result {
             Ok(Ok(0)) => Err(End::Eof),
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(_)) => {
+                if !idle {
+                    self.deadline
+                        .credit(self.inbuf.len().saturating_sub(before));
+                }
+                Ok(())
+            }
             Ok(Err(e)) => Err(End::Io(e)),
             Err(_) => {
                 self.send(Reply::timeout(&self.settings().myhostname));
@@ -344,9 +336,12 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The next command line (or AUTH response), which must be complete within
+    /// `smtpd_timeout` however the client spreads its bytes.
     async fn next_line(
         &mut self,
     ) -> Result<Result<smtp_proto::command::Line, smtp_proto::command::LineTooLong>, End> {
+        self.deadline.restart();
         loop {
             let progress = self.lines.read(&self.inbuf);
             self.inbuf.drain(..progress.consumed.min(self.inbuf.len()));
@@ -677,6 +672,7 @@ impl<'a> Session<'a> {
             return Ok(());
         };
         self.send(Reply::start_data());
+        self.deadline.restart();
         let mut reader = DataReader::new(self.data_options());
         let mut chunk = Vec::new();
         let result = loop {
@@ -769,6 +765,7 @@ impl<'a> Session<'a> {
         reader: &mut BdatReader,
         mut incoming: Option<&mut Incoming>,
     ) -> Result<Option<smtp_proto::data::ChunkEnd>, End> {
+        self.deadline.restart();
         let mut chunk = Vec::new();
         loop {
             chunk.clear();

@@ -33,6 +33,11 @@ pub struct Settings {
     pub error_sleep_time: Duration,
     pub recipient_limit: usize,
     pub connection_limit: u32,
+    /// Sessions per client address per `rate_time_unit`; 0: no limit.
+    pub connection_rate_limit: u32,
+    pub rate_time_unit: Duration,
+    /// Bytes per second of message content that earn time beyond `timeout`.
+    pub min_data_rate: u64,
     pub bare_newline: BareNewline,
     pub tls_level: TlsLevel,
     pub wrappermode: bool,
@@ -98,6 +103,9 @@ impl Settings {
                 "smtpd_relay_restrictions or smtpd_recipient_restrictions must contain reject_unauth_destination, defer_unauth_destination, reject or defer; refusing to run as an open relay"
             );
         }
+        if p.smtpd_client_connection_rate_limit > 0 && p.anvil_rate_time_unit.is_zero() {
+            bail!("anvil_rate_time_unit must not be 0 with smtpd_client_connection_rate_limit");
+        }
         Ok(Settings {
             myhostname: p.myhostname.clone(),
             banner: p.smtpd_banner.clone(),
@@ -110,6 +118,9 @@ impl Settings {
             error_sleep_time: p.smtpd_error_sleep_time,
             recipient_limit: usize::try_from(p.smtpd_recipient_limit).unwrap_or(usize::MAX),
             connection_limit: p.smtpd_client_connection_count_limit,
+            connection_rate_limit: p.smtpd_client_connection_rate_limit,
+            rate_time_unit: p.anvil_rate_time_unit,
+            min_data_rate: u64::from(p.smtpd_min_data_rate),
             bare_newline,
             tls_level,
             wrappermode: p.smtpd_tls_wrappermode,

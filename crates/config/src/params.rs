@@ -419,6 +419,20 @@ define_parameters! {
     /// server process; 0 means no limit.
     smtpd_client_connection_count_limit: U32 = "50";
 
+    /// The most sessions one client address may open per
+    /// `anvil_rate_time_unit`, per SMTP server process (`mynetworks` is
+    /// exempt); 0 means no limit.
+    smtpd_client_connection_rate_limit: U32 = "0";
+
+    /// The time unit of `smtpd_client_connection_rate_limit`.
+    anvil_rate_time_unit: Duration(Seconds) = "60s";
+
+    /// The slowest rate, in bytes per second, at which message content
+    /// (DATA, BDAT) may arrive: each read earns that much time beyond
+    /// `smtpd_timeout`, which otherwise bounds a whole command or message;
+    /// 0 means each read may take `smtpd_timeout`.
+    smtpd_min_data_rate: U32 = "500";
+
     /// What to do with a bare LF or CR in message data: `reject` (550, the
     /// message is discarded) or `normalize` (turned into CRLF).
     smtpd_forbid_bare_newline: String = "reject";

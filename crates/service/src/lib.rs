@@ -22,6 +22,9 @@
 //! 9. On SIGTERM (or when master is gone) stop accepting, give open sessions
 //!    `daemon_shutdown_timeout` to finish, and exit 0.
 //!
+//! Sessions bound their reads with a [`Deadline`] per request rather than a timeout
+//! per read, so a client trickling one byte at a time cannot hold a session forever.
+//!
 //! # Security
 //! Runs as root only until step 6, and then only the code in `prepare`. The check after
 //! the drop reads back the real, effective and saved IDs. The inherited descriptors are
@@ -39,6 +42,7 @@
 mod args;
 pub mod clock;
 mod conn;
+mod deadline;
 mod delegate;
 pub mod inherit;
 pub mod logging;
@@ -47,6 +51,7 @@ mod run;
 
 pub use args::Args;
 pub use conn::{Conn, Peer, Stream};
+pub use deadline::Deadline;
 pub use run::{Context, Service, run};
 pub use tokio_util::sync::CancellationToken;
 pub use tokio_util::task::TaskTracker;
