@@ -38,6 +38,8 @@ pub enum Result {
     Temporary(String),
     Permanent(String),
     OverQuota(String),
+    /// The file system is full: temporary, "mail system full" (4.3.1).
+    NoSpace(String),
 }
 
 impl Result {
@@ -64,6 +66,10 @@ impl Result {
                 status: "5.2.2".into(),
                 text,
             },
+            Result::NoSpace(text) => Outcome::Deferred {
+                status: "4.3.1".into(),
+                text,
+            },
         }
     }
 
@@ -73,6 +79,7 @@ impl Result {
             Result::Temporary(t) => ("temporary", t),
             Result::Permanent(t) => ("permanent", t),
             Result::OverQuota(t) => ("quota", t),
+            Result::NoSpace(t) => ("nospace", t),
         };
         format!("{word} {}\n", text.replace('\n', " "))
     }
@@ -88,6 +95,7 @@ impl Result {
             "permanent" => Result::Permanent(text),
             "quota" => Result::OverQuota(text),
             "temporary" => Result::Temporary(text),
+            "nospace" => Result::NoSpace(text),
             _ => Result::Temporary(format!("delivery process said {line:?}")),
         }
     }
@@ -96,6 +104,8 @@ impl Result {
 fn from_store(e: &mailstore::Error) -> Result {
     if e.is_over_quota() {
         Result::OverQuota(format!("mailbox full: {e}"))
+    } else if e.is_no_space() {
+        Result::NoSpace(format!("maildir delivery failed: {e}"))
     } else if e.is_temporary() {
         Result::Temporary(format!("maildir delivery failed: {e}"))
     } else {
@@ -127,6 +137,7 @@ pub fn perform(job: &Job, input: &mut dyn Read) -> Result {
             arrival,
         } => match mailstore::mbox::append(path, sender, *arrival, input) {
             Ok(()) => Result::Delivered(format!("delivered to file: {}", path.display())),
+            Err(e) if e.is_no_space() => Result::NoSpace(format!("cannot append to file: {e}")),
             Err(e) if e.is_temporary() => Result::Temporary(format!("cannot append to file: {e}")),
             Err(e) => Result::Permanent(format!("cannot append to file: {e}")),
         },
@@ -278,6 +289,46 @@ mod tests {
         };
         let err = short.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+
+    /// See: issue 11. A full file system defers with 4.3.1, whether the
+    /// delivery ran here or in a child that reported it in its result line.
+    #[test]
+    fn full_file_system_defers_as_mail_system_full() {
+        let settings = Settings {
+            quota_bytes: None,
+            quota_temporary: false,
+            mail_owner: Ids { uid: 1, gid: 1 },
+            default_privs: Ids { uid: 2, gid: 2 },
+            command_time_limit: Duration::from_secs(1),
+            commands_allowed: true,
+            euid: 1,
+        };
+        let full = mailstore::Error::Io {
+            op: "write",
+            path: PathBuf::from("/mail/a/tmp/x"),
+            source: std::io::Error::from_raw_os_error(nix::libc::ENOSPC),
+        };
+        let denied = mailstore::Error::Io {
+            op: "write",
+            path: PathBuf::from("/mail/a/tmp/x"),
+            source: std::io::Error::from_raw_os_error(nix::libc::EACCES),
+        };
+        for (name, error, want) in [("ENOSPC", full, "4.3.1"), ("EACCES", denied, "4.3.0")] {
+            let result = from_store(&error);
+            let relayed = Result::from_line(&result.to_line());
+            assert_eq!(relayed, result, "{name}");
+            match relayed.into_outcome(&settings) {
+                Outcome::Deferred { status, text } => {
+                    assert_eq!(status, want, "{name}");
+                    assert!(
+                        text.starts_with("maildir delivery failed: "),
+                        "{name}: {text}"
+                    );
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
     }
 
     #[test]

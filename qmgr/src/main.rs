@@ -35,7 +35,8 @@
 //! file is removed only when no recipient is pending. After a crash, qmgr moves
 //! whatever is in `active/` back to `incoming/` at start, so at most the deliveries
 //! in flight are repeated, and removes unfinished `incoming/.ID.tmp` files over an
-//! hour old (an smtpd that died mid-message never answered 250 for them). On
+//! hour old (an smtpd that died mid-message never answered 250 for them), at start
+//! and at every timed queue run, so they do not pile up while qmgr runs. On
 //! SIGTERM it starts nothing new and lets running
 //! deliveries finish within `daemon_shutdown_timeout`.
 //!
@@ -71,10 +72,6 @@ use crate::scheduler::Scheduler;
 /// How long a nudging client may take.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How old an unfinished incoming file must be before it is a leftover (far
-/// longer than any DATA transfer, during which the file keeps changing).
-const STALE_TMP_AGE: Duration = Duration::from_secs(3600);
-
 struct Qmgr {
     scheduler: Arc<Scheduler>,
 }
@@ -89,19 +86,6 @@ impl Service for Qmgr {
 
     async fn start(ctx: &Context, (): ()) -> anyhow::Result<Self> {
         let scheduler = Scheduler::new(&ctx.params)?;
-        // Leftovers of smtpd processes that died mid-message: never answered
-        // with 250, so nobody is owed them.
-        match scheduler
-            .spool
-            .remove_stale_tmp(spool::Queue::Incoming, STALE_TMP_AGE)
-        {
-            Ok(removed) => {
-                for id in removed {
-                    tracing::info!("{id}: removed an unfinished incoming file");
-                }
-            }
-            Err(e) => warn!("cannot clean incoming/: {e}"),
-        }
         Ok(Qmgr {
             scheduler: Arc::new(scheduler),
         })

@@ -37,12 +37,19 @@ pub async fn process(scheduler: &Scheduler, id: QueueId) {
         let spool = scheduler.spool.clone();
         let retry = SystemTime::now() + scheduler.settings.minimal_backoff;
         let moved = tokio::task::spawn_blocking(move || {
-            spool.set_next_attempt(Queue::Active, &id, retry)?;
-            spool.move_recoverable(&id, Queue::Active, Queue::Deferred)
+            let timed = spool.set_next_attempt(Queue::Active, &id, retry);
+            spool.move_recoverable(&id, Queue::Active, Queue::Deferred)?;
+            Ok::<_, spool::Error>(timed)
         })
         .await;
-        if let Ok(Err(e)) = moved {
-            error!("{id}: cannot move to deferred/: {e}");
+        match moved {
+            Ok(Ok(Ok(()))) => {}
+            // The file may be unreadable to us (that is often why we are here):
+            // it is then due again at the next scan rather than after a backoff,
+            // which beats leaving it in active/, where nothing looks until a restart.
+            Ok(Ok(Err(e))) => warn!("{id}: cannot set the next attempt time: {e}"),
+            Ok(Err(e)) => error!("{id}: cannot move to deferred/: {e}"),
+            Err(e) => error!("{id}: cannot move to deferred/: {e}"),
         }
     }
 }

@@ -13,6 +13,10 @@ use tracing::{error, info, warn};
 use crate::route::Destinations;
 use crate::{manage, message};
 
+/// How old an unfinished incoming file must be before it is a leftover (far
+/// longer than any DATA transfer, during which the file keeps changing).
+const STALE_TMP_AGE: Duration = Duration::from_secs(3600);
+
 /// What the scheduler and the message pipeline need from the configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -128,22 +132,48 @@ impl Scheduler {
         self.recover().await;
         self.ready.send_replace(true);
         let tasks = TaskTracker::new();
+        // At start, then on each timed run (not on each nudge, which comes with
+        // every message).
+        let mut timed = true;
         loop {
+            if timed {
+                self.remove_stale_tmp().await;
+            }
             let next = self.scan(&tasks, &shutdown).await;
             // Never longer than queue_run_delay: a lost nudge must not leave new mail
             // waiting until some deferred message is due.
             let wait = next.map_or(self.settings.queue_run_delay, |n| {
                 n.min(self.settings.queue_run_delay)
             });
-            tokio::select! {
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
+            timed = tokio::select! {
+                () = self.wake.notified() => false,
+                () = tokio::time::sleep(wait) => true,
                 () = shutdown.cancelled() => break,
-            }
+            };
         }
         tasks.close();
         tasks.wait().await;
         Ok(())
+    }
+
+    /// Removes unfinished `incoming/.ID.tmp` files older than [`STALE_TMP_AGE`]:
+    /// leftovers of smtpd processes that died mid-message, never answered with
+    /// 250, so nobody is owed them.
+    async fn remove_stale_tmp(&self) {
+        let spool = self.spool.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            spool.remove_stale_tmp(Queue::Incoming, STALE_TMP_AGE)
+        })
+        .await;
+        match result {
+            Ok(Ok(removed)) => {
+                for id in removed {
+                    info!("{id}: removed an unfinished incoming file");
+                }
+            }
+            Ok(Err(e)) => warn!("cannot clean incoming/: {e}"),
+            Err(e) => warn!("cannot clean incoming/: {e}"),
+        }
     }
 
     /// Messages left in `active/` by a previous qmgr were in flight when it stopped:

@@ -209,6 +209,13 @@ impl Error {
     pub fn is_over_quota(&self) -> bool {
         matches!(self, Error::OverQuota { .. })
     }
+
+    /// is_no_space - the file system is full (ENOSPC). Temporary; for a
+    /// delivery agent the whole mail store is full (RFC 3463 X.3.1, "mail
+    /// system full"), not this mailbox.
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.raw_os_error() == Some(Errno::ENOSPC as i32))
+    }
 }
 
 impl Error {
@@ -243,5 +250,30 @@ pub(crate) fn errno_err(op: &'static str, path: &Path) -> impl FnOnce(Errno) -> 
         op,
         path,
         source: io::Error::from(errno),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_enospc_is_no_space() {
+        let cases = [
+            ("ENOSPC", Errno::ENOSPC, true),
+            ("EDQUOT", Errno::EDQUOT, false),
+            ("EIO", Errno::EIO, false),
+            ("EACCES", Errno::EACCES, false),
+        ];
+        for (name, errno, want) in cases {
+            let e = errno_err("write", Path::new("/m/tmp/x"))(errno);
+            assert_eq!(e.is_no_space(), want, "{name}");
+            assert!(e.is_temporary(), "{name}");
+        }
+        let other = Error::NoUniqueName {
+            dir: PathBuf::from("/m/tmp"),
+            attempts: 8,
+        };
+        assert!(!other.is_no_space());
     }
 }

@@ -145,7 +145,8 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Corruption {
-    /// The path is not a regular file (a FIFO, device, directory...).
+    /// The path is not a regular file (a symbolic link, FIFO, socket,
+    /// device, directory...).
     #[error("not a regular file")]
     NotRegularFile,
     /// The file does not start with the queue-file magic.

@@ -59,12 +59,21 @@ impl QueueFile {
     pub(crate) fn open(path: PathBuf, id: QueueId) -> Result<Self, Error> {
         // O_NONBLOCK: opening a FIFO planted under a queue ID must not hang;
         // it is refused below as not a regular file.
-        let file = OpenOptions::new()
+        let file = match OpenOptions::new()
             .read(true)
             .write(true)
             .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
             .open(&path)
-            .map_err(io_err("open queue file", &path))?;
+        {
+            Ok(file) => file,
+            // A symbolic link (refused by O_NOFOLLOW), a directory or a socket
+            // under a queue ID is no queue file, and never will be: retrying it
+            // would only fail again, forever.
+            Err(e) if is_not_a_file(&e) => {
+                return Err(corrupt(&path, Corruption::NotRegularFile));
+            }
+            Err(e) => return Err(io_err("open queue file", &path)(e)),
+        };
         let meta = file.metadata().map_err(io_err("stat queue file", &path))?;
         if !meta.is_file() {
             return Err(corrupt(&path, Corruption::NotRegularFile));
@@ -511,6 +520,16 @@ impl Parser<'_> {
     fn corrupt(&self, reason: Corruption) -> Error {
         corrupt(self.path, reason)
     }
+}
+
+/// is_not_a_file - whether opening a queue file failed because the name is
+/// a symbolic link (ELOOP under O_NOFOLLOW), a directory (EISDIR) or a
+/// socket (ENXIO) rather than because of the environment.
+fn is_not_a_file(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(nix::libc::ELOOP | nix::libc::EISDIR | nix::libc::ENXIO)
+    )
 }
 
 /// corrupt - build [`Error::Corrupt`].

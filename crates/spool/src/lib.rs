@@ -103,7 +103,8 @@
 //!   created 0600. [`Spool::create_dirs`] refuses symbolic links and
 //!   changes modes and owners through an opened directory, not a name.
 //!   Queue files are opened with `O_NOFOLLOW` and `O_NONBLOCK` and must be
-//!   regular files.
+//!   regular files: a symbolic link, directory, FIFO or socket under a
+//!   queue ID is [`Error::Corrupt`], to be quarantined rather than retried.
 //! * Reading is bounded: lengths are checked against the file size and
 //!   fixed limits ([`MAX_ENVELOPE_LEN`], 64 KiB per update record) before
 //!   anything is allocated; the message is streamed, never loaded. A

@@ -10,8 +10,8 @@ use nix::fcntl::OFlag;
 use nix::unistd::{Gid, Uid};
 
 use crate::error::Error;
-use crate::recycle::{self, RECYCLE};
 use crate::fsutil::{fsync_dir, fsync_dir_grouped, io_err, open_dir, rename_noreplace};
+use crate::recycle::{self, RECYCLE};
 use crate::{Envelope, Queue, QueueFile, QueueId, QueueWriter};
 
 /// Name of the directory for daemon-to-daemon sockets.
