@@ -29,21 +29,57 @@ impl CrlfToLf {
     /// push - convert `input`, appending the result to `out`.
     pub(crate) fn push(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len());
-        for &b in input {
-            if self.pending_cr {
-                self.pending_cr = false;
-                if b == b'\n' {
-                    self.emit(b'\n', out);
-                    continue;
-                }
+        let mut rest = input;
+        if self.pending_cr {
+            let Some((&first, after)) = rest.split_first() else {
+                return;
+            };
+            self.pending_cr = false;
+            if first == b'\n' {
+                self.emit(b'\n', out);
+                rest = after;
+            } else {
                 self.emit(b'\r', out);
             }
-            if b == b'\r' {
-                self.pending_cr = true;
-            } else {
-                self.emit(b, out);
+        }
+        // Runs without a CR are copied whole; each CR decides on its own.
+        while let Some(at) = memchr::memchr(b'\r', rest) {
+            let (run, from_cr) = rest.split_at(at);
+            self.emit_run(run, out);
+            match from_cr.get(1) {
+                None => {
+                    self.pending_cr = true;
+                    return;
+                }
+                Some(b'\n') => {
+                    self.emit(b'\n', out);
+                    rest = from_cr.get(2..).unwrap_or_default();
+                }
+                Some(_) => {
+                    self.emit(b'\r', out);
+                    rest = from_cr.get(1..).unwrap_or_default();
+                }
             }
         }
+        self.emit_run(rest, out);
+    }
+
+    /// emit_run - write out bytes that hold no CR.
+    fn emit_run(&mut self, run: &[u8], out: &mut Vec<u8>) {
+        let Some((&first, _)) = run.split_first() else {
+            return;
+        };
+        out.extend_from_slice(run);
+        let len = u64::try_from(run.len()).unwrap_or(u64::MAX);
+        // Every LF in the run is served as CRLF, except a first one that
+        // follows a CR written out just before.
+        let mut lone_lfs = u64::try_from(memchr::memchr_iter(b'\n', run).count()).unwrap_or(0);
+        if first == b'\n' && self.last == Some(b'\r') {
+            lone_lfs -= 1;
+        }
+        self.size += len;
+        self.wire_size += len + lone_lfs;
+        self.last = run.last().copied();
     }
 
     /// finish - flush a CR held back at the end of the input.
@@ -111,6 +147,35 @@ pub(crate) mod tests {
             }
         }
         n
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_chunking_matches_the_reference(
+            input in proptest::collection::vec(proptest::prop_oneof![
+                proptest::prelude::Just(b'\r'),
+                proptest::prelude::Just(b'\n'),
+                proptest::prelude::Just(b'a'),
+            ], 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+            cuts.sort_unstable();
+            let mut c = CrlfToLf::default();
+            let mut out = Vec::new();
+            let mut from = 0;
+            for cut in cuts {
+                c.push(&input[from..cut], &mut out);
+                from = cut;
+            }
+            c.push(&input[from..], &mut out);
+            c.finish(&mut out);
+            let want = convert(&input);
+            proptest::prop_assert_eq!(&out, &want);
+            proptest::prop_assert_eq!(c.size(), want.len() as u64);
+            proptest::prop_assert_eq!(c.wire_size(), wire_size(&want));
+            proptest::prop_assert_eq!(c.last(), want.last().copied());
+        }
     }
 
     #[test]

@@ -96,10 +96,7 @@ impl DataError {
 
 /// Splits `bytes` at the first CR or LF: the line content before it, and the rest.
 fn split_line_text(bytes: &[u8]) -> (&[u8], &[u8]) {
-    let run = bytes
-        .iter()
-        .position(|&b| b == b'\r' || b == b'\n')
-        .unwrap_or(bytes.len());
+    let run = memchr::memchr2(b'\r', b'\n', bytes).unwrap_or(bytes.len());
     bytes.split_at_checked(run).unwrap_or((bytes, &[]))
 }
 
@@ -136,9 +133,17 @@ impl Sink {
     /// Line content (no CR or LF in `bytes`).
     fn text(&mut self, out: &mut Vec<u8>, bytes: &[u8]) {
         if self.check_lines {
+            let room = MAX_MESSAGE_LINE.saturating_sub(self.line_len);
             self.line_len = self.line_len.saturating_add(bytes.len());
             if self.line_len > MAX_MESSAGE_LINE {
+                // The octets within the line limit count first: if the size limit
+                // falls among them, it is the first error. The error reported must
+                // not depend on how the client's bytes were split into reads.
+                let (within, past) = bytes.split_at(room.min(bytes.len()));
+                self.emit(out, within);
                 self.fail(DataError::LineTooLong);
+                self.emit(out, past);
+                return;
             }
         }
         self.emit(out, bytes);
