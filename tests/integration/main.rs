@@ -9,6 +9,7 @@ mod imapd;
 mod master;
 mod outbound;
 mod pop3d;
+mod privileges;
 mod queue;
 mod relay;
 mod sendmail;

@@ -316,6 +316,13 @@ define_parameters! {
     /// How long master waits after SIGTERM before it sends SIGKILL.
     daemon_shutdown_timeout: Duration(Seconds) = "10s";
 
+    /// Whether each daemon confines itself after the privilege drop: a
+    /// Landlock ruleset (the paths it needs) and a seccomp allowlist (the
+    /// system calls it makes), as crates/sandbox documents per daemon. `no`
+    /// for one service (`-o daemon_sandbox=no`) lets, say, local's
+    /// `|command` deliveries write anywhere their user may.
+    daemon_sandbox: Bool = "yes";
+
     /// The time limit for one exchange on an internal (IPC) channel.
     ipc_timeout: Duration(Seconds) = "3600s";
 

@@ -14,7 +14,9 @@
 //! 5. Run the daemon's [`Service::prepare`] hook while still privileged (key files
 //!    readable only by root are opened here).
 //! 6. Drop privileges to `mail_owner` unless master.cf says `unpriv = n` ([`privilege`]),
-//!    ask the kernel for SIGTERM when master dies, and `chdir` to the queue directory.
+//!    ask the kernel for SIGTERM when master dies, `chdir` to the queue directory, and
+//!    apply the daemon's sandbox (crates/sandbox: Landlock paths and a seccomp system
+//!    call allowlist) unless `daemon_sandbox = no`.
 //! 7. Only now build the tokio runtime, so no worker thread ever runs as root, then
 //!    run [`Service::start`].
 //! 8. Accept connections on every listener; each is a task of its own, so a panic

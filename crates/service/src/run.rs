@@ -12,7 +12,7 @@ use nix::unistd::{Uid, getppid};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::inherit::{self, Listener};
 use crate::logging::{self, FATAL};
@@ -129,8 +129,9 @@ fn run_checked<S: Service>(args: Args) -> Result<(), Fatal> {
     std::env::set_current_dir(&ctx.params.queue_directory)
         .with_context(|| format!("chdir {}", ctx.params.queue_directory.display()))
         .or_fatal(exit::OSERR)?;
+    confine(S::NAME, &ctx).or_fatal(exit::OSERR)?;
 
-    // Only now, unprivileged, do threads exist.
+    // Only now, unprivileged and sandboxed, do threads exist.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -150,6 +151,29 @@ fn drop_privileges(ctx: &Context) -> anyhow::Result<()> {
     }
     let owner = privilege::lookup_owner(&ctx.params.mail_owner)?;
     privilege::drop_to(&owner)?;
+    Ok(())
+}
+
+/// Applies the daemon's sandbox (crates/sandbox: Landlock and seccomp) unless
+/// `daemon_sandbox = no`. Runs while the process has a single thread.
+fn confine(name: &'static str, ctx: &Context) -> anyhow::Result<()> {
+    if !ctx.params.daemon_sandbox {
+        info!("sandbox: off (daemon_sandbox = no)");
+        return Ok(());
+    }
+    let Some(profile) = sandbox::for_daemon(name, &ctx.params) else {
+        debug!("sandbox: no profile for {name}");
+        return Ok(());
+    };
+    let applied =
+        sandbox::apply(&profile).context("apply the sandbox (daemon_sandbox = no turns it off)")?;
+    if applied.landlock.is_none() {
+        warn!("sandbox: the kernel has no Landlock: file access is not restricted");
+    }
+    for path in &applied.missing {
+        debug!("sandbox: {} does not exist: no rule for it", path.display());
+    }
+    info!("sandbox: {applied}");
     Ok(())
 }
 
