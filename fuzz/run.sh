@@ -18,23 +18,30 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-# queue_file and aliases_and_users make temp dirs that libFuzzer's exit never
-# removes; keep them under target/ and clear them after each target.
-export TMPDIR="$PWD/target/fuzz-tmp"
-
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
     mapfile -t targets < <(cargo fuzz list)
 fi
 
+# Build once, then run the binaries as `cargo fuzz run` would: it rebuilds before
+# every target, so edits made to the workspace during a long run would change (or
+# break) what the later targets run.
 cargo fuzz build
+host=$(rustc -vV | sed -n 's/^host: //p')
+bin_dir="$PWD/target/$host/release"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_odr_violation=0}"
+
+# Some targets (queue_file, aliases_and_users, maildrop_file) make temp dirs that
+# libFuzzer's exit never removes; keep them under target/ and clear them after each.
+export TMPDIR="$PWD/target/fuzz-tmp"
+
 for target in "${targets[@]}"; do
-    mkdir -p "corpus/$target" "$TMPDIR"
+    mkdir -p "corpus/$target" "artifacts/$target" "$TMPDIR"
     echo "== $target: ${seconds}s"
     # Standard input from /dev/null: an aliases :include: of /dev/stdin must not block.
-    cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
-        -max_total_time="$seconds" -timeout=10 </dev/null
+    "$bin_dir/$target" "corpus/$target" "seeds/$target" -max_total_time="$seconds" \
+        -timeout=10 -artifact_prefix="artifacts/$target/" -print_final_stats=1 </dev/null
     rm -rf "$TMPDIR"
 done
 echo "all ${#targets[@]} targets ran ${seconds}s each without a crash"

@@ -17,7 +17,13 @@ fuzz_target!(|data: &[u8]| {
     if !has_8bit(data) {
         assert_eq!(out, data, "a 7-bit message must come back unchanged");
     }
-    let longest = |bytes: &[u8]| bytes.split(|b| *b == b'\n').map(<[u8]>::len).max().unwrap_or(0);
+    let longest = |bytes: &[u8]| {
+        bytes
+            .split(|b| *b == b'\n')
+            .map(<[u8]>::len)
+            .max()
+            .unwrap_or(0)
+    };
     if longest(data) <= 998 {
         assert!(longest(&out) <= 999, "a line over 998 octets in the output");
     }

@@ -10,11 +10,14 @@
 //! - A reply has a code in 200..=599, at most the line limit of lines, and renders to
 //!   text that parses back to a reply with the same code and number of lines.
 //! - Feeding the input in two chunks yields the same replies as feeding it whole.
+//! - Read as an answer to EHLO (`EhloReply::from_reply`, as the outbound client does),
+//!   a 250 reply gives a host name without white space and one capability per line
+//!   after the first, and the capability queries do not panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use smtp_proto::reply::MAX_PARSED_LINES;
-use smtp_proto::{Reply, ReplyParser};
+use smtp_proto::{Capability, EhloReply, Reply, ReplyParser};
 
 fuzz_target!(|data: &[u8]| {
     let whole = read_all(&mut ReplyParser::new(), &[data]);
@@ -40,8 +43,33 @@ fuzz_target!(|data: &[u8]| {
         };
         assert_eq!(again.code, reply.code, "rendered as {rendered:?}");
         assert_eq!(again.lines().count(), lines, "rendered as {rendered:?}");
+        check_ehlo(&reply);
     }
 });
+
+/// The reply read as the answer to EHLO.
+fn check_ehlo(reply: &Reply) {
+    let Some(ehlo) = EhloReply::from_reply(reply) else {
+        assert_ne!(reply.code.get(), 250, "a 250 reply refused as EHLO answer");
+        return;
+    };
+    assert!(
+        !ehlo.host.bytes().any(|b| b.is_ascii_whitespace()),
+        "host {:?}",
+        ehlo.host
+    );
+    assert_eq!(ehlo.capabilities.len(), reply.lines().count() - 1);
+    let _ = ehlo.size_limit();
+    let mechanisms = ehlo.auth_mechanisms();
+    for (i, mechanism) in mechanisms.iter().enumerate() {
+        assert!(!mechanisms[..i].contains(mechanism), "{mechanism:?} twice");
+    }
+    for capability in &ehlo.capabilities {
+        assert!(ehlo.has(capability));
+        let _ = capability.to_string();
+    }
+    let _ = ehlo.has(&Capability::Chunking);
+}
 
 /// Feeds the chunks in order; on an error the parser has reset itself and reading
 /// goes on after the bytes it consumed. Returns each reply or error in order.

@@ -60,6 +60,8 @@
 mod cidr;
 mod error;
 mod expand;
+#[doc(hidden)]
+pub mod fuzz_api;
 mod load;
 mod main_cf;
 mod master_cf;

@@ -371,6 +371,10 @@ fn parse_row(
         ));
     };
     let kind = parse_kind(kind, name)?;
+    // `{}` is a field, but an empty program name is no command.
+    if command.is_empty() {
+        return Err("empty command".to_owned());
+    }
     let private = parse_flag("private", private, true)?;
     let unprivileged = parse_flag("unpriv", unpriv, true)?;
     if parse_flag("chroot", chroot, false)? {
@@ -661,6 +665,12 @@ mod tests {
                 "text_after_brace",
                 "smtp inet n - n - - smtpd -o { a = b }c",
                 "/etc/postern/master.cf:1: text after \"}\": \"c\"",
+            ),
+            // See: issue 11. Found by fuzzing: an empty command was accepted.
+            (
+                "issue_11_empty_command",
+                "qmgr unix - - n - 1 { } -o a=b",
+                "/etc/postern/master.cf:1: empty command",
             ),
         ];
         for (name, input, want) in cases {

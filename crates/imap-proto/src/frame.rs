@@ -204,12 +204,16 @@ impl Framer {
             }
             self.hand_over(take);
 
-            match self.fragmentizer.progress() {
-                None => {
-                    if self.over_discard_limit(0) {
-                        return Some(self.fail());
-                    }
-                }
+            let progress = self.fragmentizer.progress();
+            // Checked after every step, including the one that completes a line: a
+            // line past the discard limit is fatal however its bytes arrived, not
+            // only when a read left it incomplete. (Literals never get here past the
+            // limit: their announcements are checked.)
+            if self.over_discard_limit(0) {
+                return Some(self.fail());
+            }
+            match progress {
+                None => {}
                 Some(FragmentInfo::Literal { .. }) => self.expect = Expect::Line,
                 Some(FragmentInfo::Line {
                     announcement: None, ..

@@ -81,7 +81,7 @@ const MAGIC: &[u8; 8] = b"PSTNMETA";
 pub(crate) const VERSION: u32 = 2;
 
 /// Bytes before the first record: magic, version, UIDVALIDITY.
-const HEADER_LEN: usize = 16;
+pub(crate) const HEADER_LEN: usize = 16;
 
 /// Bytes before each record's payload: its length and checksum.
 const RECORD_HEAD_LEN: usize = 12;
@@ -106,13 +106,13 @@ const MAX_FILE_LEN: u64 = 2 * 1024 * 1024 * 1024;
 
 /// RecordHead - the start of a record's payload: whose metadata follows.
 #[derive(Debug, Serialize, Deserialize)]
-struct RecordHead {
+pub(crate) struct RecordHead {
     /// The message's UID.
-    uid: u32,
+    pub(crate) uid: u32,
     /// Its base name when the entry was made.
-    base: String,
+    pub(crate) base: String,
     /// Its size (as stored) when the entry was made.
-    size: u64,
+    pub(crate) size: u64,
 }
 
 /// Body - an entry's metadata, as read or once used.
@@ -168,13 +168,13 @@ pub(crate) struct MetadataCache {
 
 /// Scanned - the records found in a cache file's bytes.
 #[derive(Debug, Default)]
-struct Scanned {
+pub(crate) struct Scanned {
     /// The records, in file order.
-    records: Vec<(RecordHead, Arc<[u8]>)>,
+    pub(crate) records: Vec<(RecordHead, Arc<[u8]>)>,
     /// The end of the last complete record.
-    valid_end: u64,
+    pub(crate) valid_end: u64,
     /// Whether bytes follow the last complete record.
-    damaged_tail: bool,
+    pub(crate) damaged_tail: bool,
 }
 
 impl MetadataCache {
@@ -500,7 +500,7 @@ impl MetadataCache {
 
 /// decode_metadata - a record's metadata; None if it does not decode
 /// exactly.
-fn decode_metadata(bytes: &[u8]) -> Option<Metadata> {
+pub(crate) fn decode_metadata(bytes: &[u8]) -> Option<Metadata> {
     match postcard::take_from_bytes::<Metadata>(bytes) {
         Ok((metadata, [])) => Some(metadata),
         _ => None,
@@ -508,7 +508,7 @@ fn decode_metadata(bytes: &[u8]) -> Option<Metadata> {
 }
 
 /// header - a cache file's first bytes.
-fn header(uidvalidity: u32) -> Vec<u8> {
+pub(crate) fn header(uidvalidity: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -518,7 +518,7 @@ fn header(uidvalidity: u32) -> Vec<u8> {
 
 /// parse_header - the UIDVALIDITY of a cache file with our magic and
 /// version.
-fn parse_header(data: &[u8]) -> Option<u32> {
+pub(crate) fn parse_header(data: &[u8]) -> Option<u32> {
     let magic = data.get(..8)?;
     let version = u32::from_le_bytes(data.get(8..12)?.try_into().ok()?);
     let uidvalidity = u32::from_le_bytes(data.get(12..16)?.try_into().ok()?);
@@ -560,8 +560,20 @@ fn encode_record(uid: u32, slot: &Slot) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// encode_entry - the framed record [`encode_record`] writes for an entry
+/// computed now (for the fuzz targets: seeds and round trips).
+pub(crate) fn encode_entry(uid: u32, base: &str, size: u64, metadata: Metadata) -> Option<Vec<u8>> {
+    let slot = Slot {
+        base: base.to_owned(),
+        size,
+        body: Body::Decoded(Arc::new(metadata)),
+        persisted: false,
+    };
+    encode_record(uid, &slot)
+}
+
 /// parse_records - the complete, intact records in `data` from `start`.
-fn parse_records(data: &[u8], start: usize) -> Scanned {
+pub(crate) fn parse_records(data: &[u8], start: usize) -> Scanned {
     let mut read = Scanned::default();
     let mut pos = start;
     loop {
@@ -602,7 +614,7 @@ fn parse_record(data: &[u8]) -> Option<(RecordHead, &[u8], usize)> {
 /// fnv1a - the 64-bit FNV-1a hash: a stable checksum against torn and
 /// damaged records (not against tampering: the file is the user's, and
 /// its contents only ever describe the user's own mail).
-fn fnv1a(data: &[u8]) -> u64 {
+pub(crate) fn fnv1a(data: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in data {
         hash ^= u64::from(b);

@@ -53,10 +53,10 @@ use crate::mailbox::{Location, MessageEntry};
 pub(crate) const INDEX_FILE: &str = "postern.index";
 
 /// The first bytes of an index file.
-const MAGIC: &[u8; 8] = b"PSTNINDX";
+pub(crate) const MAGIC: &[u8; 8] = b"PSTNINDX";
 
 /// The format version; change it whenever the encoding changes.
-const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// Bytes before the body: magic, version, body length, checksum.
 const HEADER_LEN: usize = 8 + 4 + 8 + 8;
@@ -120,7 +120,7 @@ pub(crate) fn save(
 }
 
 /// encode - a snapshot's bytes.
-fn encode(head: &Head, messages: &[MessageEntry]) -> Vec<u8> {
+pub(crate) fn encode(head: &Head, messages: &[MessageEntry]) -> Vec<u8> {
     let mut body = Vec::with_capacity(128 + messages.len() * 110);
     body.extend_from_slice(&head.uidvalidity.to_le_bytes());
     body.extend_from_slice(&head.next_uid.to_le_bytes());
@@ -168,7 +168,7 @@ fn encode(head: &Head, messages: &[MessageEntry]) -> Vec<u8> {
 }
 
 /// decode - a snapshot from its bytes; None if anything is off.
-fn decode(data: &[u8]) -> Option<(Head, Vec<MessageEntry>)> {
+pub(crate) fn decode(data: &[u8]) -> Option<(Head, Vec<MessageEntry>)> {
     let mut r = Reader(data);
     if r.bytes(MAGIC.len())? != MAGIC || r.u32()? != VERSION {
         return None;
@@ -251,7 +251,7 @@ fn decode(data: &[u8]) -> Option<(Head, Vec<MessageEntry>)> {
 /// checksum - against torn and damaged files: FNV-1a-64 in four lanes
 /// of eight bytes (so the multiplications overlap), folded together with
 /// the rest. Any single changed word changes its lane's result.
-fn checksum(body: &[u8]) -> u64 {
+pub(crate) fn checksum(body: &[u8]) -> u64 {
     let mut lanes = [0xcbf2_9ce4_8422_2325_u64; 4];
     let mut blocks = body.chunks_exact(32);
     for block in &mut blocks {

@@ -39,7 +39,7 @@ use crate::uidlock::{self, LockTiming};
 pub(crate) const KEYWORDS_FILE: &str = "dovecot-keywords";
 
 /// How many keywords a folder can have: one per letter `a`..`z`.
-const SLOTS: usize = 26;
+pub(crate) const SLOTS: usize = 26;
 
 /// A keyword list larger than this is refused (26 names of the longest
 /// length fit in well under 8 KiB).
@@ -229,7 +229,7 @@ fn read_names(
 }
 
 /// parse - the names in a keyword list's bytes; `path` is for log messages.
-fn parse(data: &[u8], path: &Path) -> [Option<String>; SLOTS] {
+pub(crate) fn parse(data: &[u8], path: &Path) -> [Option<String>; SLOTS] {
     let mut names: [Option<String>; SLOTS] = Default::default();
     for (number, line) in data.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -264,7 +264,7 @@ fn parse(data: &[u8], path: &Path) -> [Option<String>; SLOTS] {
 }
 
 /// to_bytes - a keyword list's file contents.
-fn to_bytes(names: &[Option<String>; SLOTS]) -> Vec<u8> {
+pub(crate) fn to_bytes(names: &[Option<String>; SLOTS]) -> Vec<u8> {
     let mut out = String::new();
     for (index, name) in names.iter().enumerate() {
         if let Some(name) = name {

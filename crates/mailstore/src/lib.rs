@@ -209,6 +209,8 @@ mod fasthash;
 mod flags;
 mod folders;
 mod fsutil;
+#[doc(hidden)]
+pub mod fuzz_api;
 mod index;
 mod keywords;
 mod lineend;

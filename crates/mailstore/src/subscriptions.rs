@@ -21,9 +21,10 @@
 //! Older files (Dovecot 1.x, Courier) have no header and one name per
 //! line, written with the separator (`Archive.2024`). Both are read;
 //! a change keeps the file's version (as Dovecot does), and a new file
-//! is version 2. Lines are taken without a CR before the LF; empty
-//! lines, lines that are not UTF-8 and repeated names are skipped. The
-//! file is read only up to 16 MiB.
+//! is version 2. Lines are taken without the CRs before the LF; empty
+//! lines (also a version 2 line that unescapes to nothing), lines that
+//! are not UTF-8 and repeated names are skipped. The file is read only
+//! up to 16 MiB.
 //!
 //! Names are IMAP names as given (modified UTF-7, `.` between levels),
 //! with a first level of INBOX in any case written `INBOX`, as Dovecot
@@ -78,7 +79,7 @@ const TIMING: LockTiming = LockTiming {
 
 /// Version - the format of a subscriptions file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Version {
+pub(crate) enum Version {
     /// No header; names with the separator.
     V1,
     /// The `V\t2` header; levels separated by TAB, escaped.
@@ -172,14 +173,18 @@ impl Maildir {
 
 /// parse - a subscriptions file's version and names; `path` is for log
 /// messages.
-fn parse(data: &[u8], path: &Path) -> (Version, Vec<String>) {
+pub(crate) fn parse(data: &[u8], path: &Path) -> (Version, Vec<String>) {
     let (version, body) = match data.strip_prefix(V2_HEADER) {
         Some(body) => (Version::V2, body),
         None => (Version::V1, data),
     };
     let mut names: Vec<String> = Vec::new();
     for (index, line) in body.split(|&b| b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // Every CR before the LF goes, not just one: a version 1 file cannot hold
+        // a name ending in CR (it would lose it when written back), and version 2
+        // escapes a CR in a name.
+        let end = line.iter().rposition(|&b| b != b'\r').map_or(0, |i| i + 1);
+        let line = line.get(..end).unwrap_or_default();
         if line.is_empty() {
             continue;
         }
@@ -197,6 +202,9 @@ fn parse(data: &[u8], path: &Path) -> (Version, Vec<String>) {
             }
         };
         match String::from_utf8(bytes) {
+            // A version 2 line of escapes alone (`0x01` at its end) can unescape to
+            // nothing: skipped like an empty line.
+            Ok(name) if name.is_empty() => {}
             Ok(name) if !names.contains(&name) => names.push(name),
             Ok(_) => {}
             Err(_) => {
@@ -208,7 +216,7 @@ fn parse(data: &[u8], path: &Path) -> (Version, Vec<String>) {
 }
 
 /// to_bytes - a subscriptions file's contents.
-fn to_bytes(version: Version, names: &[String]) -> Vec<u8> {
+pub(crate) fn to_bytes(version: Version, names: &[String]) -> Vec<u8> {
     let mut out = Vec::new();
     if version == Version::V2 {
         out.extend_from_slice(V2_HEADER);
@@ -300,6 +308,31 @@ mod tests {
             Path::new("t"),
         );
         assert_eq!(names, ["ok", "x\ty\nq"]);
+    }
+
+    /// See: issue 11. Found by fuzzing: a version 2 line holding only a dangling
+    /// escape byte became an empty subscription name.
+    #[test]
+    fn issue_11_lines_that_unescape_to_nothing_are_skipped() {
+        let (v, names) = parse(b"V\t2\n\n\x01\nx\x01\n\x01\x01\nINBOX\n", Path::new("t"));
+        assert_eq!(v, Version::V2);
+        assert_eq!(names, ["x", "\u{1}", "INBOX"]);
+        let (_, names) = parse(b"V\t2\n\n\x01\n", Path::new("t"));
+        assert!(names.is_empty());
+    }
+
+    /// See: issue 11. Found by fuzzing: a version 1 name read from a line ending in
+    /// two CRs kept one, and lost it when a change wrote the file back, so the
+    /// subscription changed its name.
+    #[test]
+    fn issue_11_every_cr_before_the_lf_is_dropped() {
+        let data = b"INBOX.Sent\r\r\nArchive\r\n\r\r\nx\ry\n";
+        let (v, names) = parse(data, Path::new("t"));
+        assert_eq!(v, Version::V1);
+        assert_eq!(names, ["INBOX.Sent", "Archive", "x\ry"]);
+        assert_eq!(parse(&to_bytes(v, &names), Path::new("t")), (v, names));
+        let (_, names) = parse(b"V\t2\n\nA\tB\r\r\nC\x01r\r\n", Path::new("t"));
+        assert_eq!(names, ["A.B", "C\r"]);
     }
 
     #[test]

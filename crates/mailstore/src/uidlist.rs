@@ -270,7 +270,12 @@ impl UidList {
 /// parse_header - the first line; None if unusable (not version 2 or 3,
 /// or no valid UIDVALIDITY).
 fn parse_header(line: &str) -> Option<UidList> {
-    let mut fields = line.split(' ').filter(|f| !f.is_empty());
+    // A field's trailing CRs go: written back last on the line, they would be taken
+    // for a CRLF line end, and the field would change.
+    let mut fields = line
+        .split(' ')
+        .map(|f| f.trim_end_matches('\r'))
+        .filter(|f| !f.is_empty());
     let version: u32 = fields.next()?.parse().ok()?;
     // Version 2 was written by a few Dovecot betas, with the same layout.
     if !matches!(version, 2 | 3) {
@@ -318,7 +323,9 @@ fn parse_record(line: &str) -> Option<(u32, Vec<String>, &str)> {
     };
     // Older Dovecot versions stored the whole name, flags included.
     let base = base_name(file_name);
-    if base.is_empty() || base.contains('/') || base.starts_with('.') {
+    // A base ending in CR (possible only before a `:` suffix) could not be written
+    // back: a CR before the LF is taken for a CRLF line end.
+    if base.is_empty() || base.contains('/') || base.starts_with('.') || base.ends_with('\r') {
         return None;
     }
     Some((uid, ext, base))
@@ -435,6 +442,30 @@ mod tests {
         let list = parse(text).unwrap();
         assert_eq!(uids_and_bases(&list), vec![(1, "a"), (7, "b"), (8, "c")]);
         assert_eq!(list.records[2].ext, vec!["W2"]);
+    }
+
+    /// See: issue 11. Found by fuzzing: a base name ending in CR (from an old-style
+    /// line with the flags suffix) was kept, then lost its CR when the list was
+    /// written back, so the message no longer matched its record.
+    #[test]
+    fn issue_11_a_base_ending_in_cr_is_malformed() {
+        let text = "3 V5 N9\n1 :a\r\r:2,S\n2 :b\r:2,\r\n3 :c\rd:2,S\r\n4 :e\r\r\n";
+        let list = parse(text).unwrap();
+        assert_eq!(uids_and_bases(&list), vec![(3, "c\rd"), (4, "e")]);
+        let again = UidList::parse(&list.to_bytes(), Path::new("test"), true).unwrap();
+        assert_eq!(again, list);
+    }
+
+    /// See: issue 11. Found by fuzzing: a header field ending in CR lost the CR when
+    /// the list was written back with the field last on the line.
+    #[test]
+    fn issue_11_header_fields_lose_trailing_crs_when_read() {
+        let list = parse("3 \r X\r V73\r \r Gab\r\n").unwrap();
+        assert_eq!(list.uidvalidity, 73);
+        assert_eq!(list.extra_header, vec!["X"]);
+        assert_eq!(list.guid.as_deref(), Some("ab"));
+        let again = UidList::parse(&list.to_bytes(), Path::new("test"), true).unwrap();
+        assert_eq!(again, list);
     }
 
     #[test]

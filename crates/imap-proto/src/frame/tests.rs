@@ -212,6 +212,8 @@ fn over_long_line_is_dropped_and_reported_with_its_tag() {
 #[test]
 fn over_long_line_without_visible_tag() {
     let mut framer = Framer::new(4);
+    // Room to drop the whole line (past it, the line would be fatal).
+    framer.set_discard_limit(100);
     framer.push(b"longtag NOOP\r\n");
     assert_eq!(drain(&mut framer), [Event::TooBig { tag: None }]);
 }
@@ -224,6 +226,60 @@ fn endless_line_is_fatal_past_the_discard_limit() {
     assert_eq!(framer.next(), None);
     framer.push(b"a");
     assert_eq!(drain(&mut framer), [Event::Fatal]);
+}
+
+/// See: issue 11. Found by fuzzing: a line past the discard limit was `Fatal` when it
+/// arrived in pieces but `TooBig` when it arrived in one read; now it is `Fatal`
+/// however it arrives, and a line at the discard limit is `TooBig` however it arrives.
+#[test]
+fn issue_11_discard_limit_does_not_depend_on_how_a_line_arrives() {
+    // Command limit 16 and discard limit 16: a command may run to 32 bytes.
+    // `text`, padded with `x` to `len` bytes in all with `end`.
+    let line = |text: &[u8], len: usize, end: &[u8]| {
+        let mut line = text.to_vec();
+        line.resize(len - end.len(), b'x');
+        line.extend_from_slice(end);
+        line
+    };
+    let cases: &[(&str, Vec<u8>, Vec<Event>)] = &[
+        (
+            "at the limit",
+            line(b"t1 SELECT ", 32, b"\r\n"),
+            vec![too_big("t1")],
+        ),
+        (
+            "one past",
+            line(b"t1 SELECT ", 33, b"\r\n"),
+            vec![Event::Fatal],
+        ),
+        (
+            "far past",
+            line(b"t1 SELECT ", 400, b"\r\n"),
+            vec![Event::Fatal],
+        ),
+        (
+            "sync literal at the limit",
+            line(b"t1 LOGIN ", 32, b" {1}\r\n"),
+            vec![too_big("t1")],
+        ),
+        (
+            "sync literal one past",
+            line(b"t1 LOGIN ", 33, b" {1}\r\n"),
+            vec![Event::Fatal],
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        for piece in [bytes.len(), 7, 1] {
+            let mut framer = Framer::new(16);
+            framer.set_discard_limit(16);
+            let mut events = Vec::new();
+            for chunk in bytes.chunks(piece) {
+                framer.push(chunk);
+                events.extend(drain(&mut framer));
+            }
+            assert_eq!(&events, want, "{name}, in pieces of {piece}");
+        }
+    }
 }
 
 #[test]

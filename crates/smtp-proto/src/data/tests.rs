@@ -481,6 +481,57 @@ fn bdat_limits() {
     assert_eq!(ends[0].result, Ok(998));
 }
 
+/// See: issue 11. Found by fuzzing: when one read carried a line past both the size
+/// limit and the line limit, the line error was reported even where the size limit
+/// came first; read in smaller pieces, the same message was too big. The first error
+/// in the message now wins, however it is split.
+#[test]
+fn issue_11_first_error_does_not_depend_on_the_reads() {
+    let limited = DataOptions {
+        max_size: Some(600),
+        bare_newline: BareNewline::Reject,
+    };
+    let mut message = vec![b'x'; 1200];
+    message.extend_from_slice(b"\r\n.\r\n");
+    let pieces = |size: usize| (size..message.len()).step_by(size).collect::<Vec<_>>();
+    for cuts in [vec![], pieces(1), pieces(2), pieces(700)] {
+        let (_, _, result) = read_split(limited, &message, &cuts);
+        assert_eq!(
+            result,
+            Some(Err(DataError::TooBig { limit: 600 })),
+            "cut at {:?}",
+            cuts.first()
+        );
+    }
+    let chunk = &message[..1200];
+    for split in [1, 2, 600, 700, 1199] {
+        let (_, ends) = bdat(
+            limited,
+            false,
+            &[(&chunk[..split], false), (&chunk[split..], true)],
+        );
+        assert_eq!(
+            ends[1].result,
+            Err(DataError::TooBig { limit: 600 }),
+            "split at {split}"
+        );
+    }
+    // With the size limit past the line limit, the line is the first error.
+    let roomy = DataOptions {
+        max_size: Some(1100),
+        ..limited
+    };
+    for cuts in [vec![], pieces(1), pieces(999)] {
+        let (_, _, result) = read_split(roomy, &message, &cuts);
+        assert_eq!(
+            result,
+            Some(Err(DataError::LineTooLong)),
+            "cut at {:?}",
+            cuts.first()
+        );
+    }
+}
+
 #[test]
 fn stuffing() {
     let cases: &[(&str, &[u8], &[u8])] = &[
