@@ -15,7 +15,8 @@ use nix::unistd::{Uid, User};
 use testkit::{Instance, TEST_MAIL_OWNER, free_port, wait_until};
 
 use crate::support::{
-    ALICE_AND_BOB, mail_dir, maildir_instance, start_mail_instance, submit, wait_maildir_messages,
+    ALICE_AND_BOB, mail_dir, maildir_instance, proc_ids, start_mail_instance, submit,
+    wait_maildir_messages,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -55,21 +56,6 @@ fn daemons(status: &MasterStatus) -> Vec<(String, u32)> {
         .collect()
 }
 
-/// The numbers after `key` in /proc/PID/status (`Uid:` gives real, effective,
-/// saved and file system uid).
-fn status_numbers(pid: u32, key: &str) -> Vec<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .map(|rest| {
-            rest.split_whitespace()
-                .filter_map(|v| v.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Whether the kernel has Landlock, when /sys/kernel/security/lsm can tell (it is
 /// not mounted everywhere); `None` accepts either start line.
 fn landlock_in_kernel() -> Option<bool> {
@@ -97,7 +83,7 @@ fn no_daemon_but_master_is_root_and_every_daemon_is_sandboxed() {
 
     let master = instance.master_pid().unwrap();
     assert_eq!(
-        status_numbers(master, "Uid:"),
+        proc_ids(master, "Uid:"),
         [0, 0, 0, 0],
         "master runs as root"
     );
@@ -119,8 +105,8 @@ fn no_daemon_but_master_is_root_and_every_daemon_is_sandboxed() {
 
         let want_uid = owner.uid.as_raw();
         let want_gid = owner.gid.as_raw();
-        let uids = status_numbers(*pid, "Uid:");
-        let gids = status_numbers(*pid, "Gid:");
+        let uids = proc_ids(*pid, "Uid:");
+        let gids = proc_ids(*pid, "Gid:");
         assert_eq!(
             uids, [want_uid; 4],
             "{command}[{pid}] uids (real, effective, saved, fs)"
@@ -129,18 +115,18 @@ fn no_daemon_but_master_is_root_and_every_daemon_is_sandboxed() {
             gids, [want_gid; 4],
             "{command}[{pid}] gids (real, effective, saved, fs)"
         );
-        let groups = status_numbers(*pid, "Groups:");
+        let groups = proc_ids(*pid, "Groups:");
         assert!(
             groups.iter().all(|g| *g == want_gid),
             "{command}[{pid}] supplementary groups {groups:?}: only mail_owner's group {want_gid} expected"
         );
         assert_eq!(
-            status_numbers(*pid, "NoNewPrivs:"),
+            proc_ids(*pid, "NoNewPrivs:"),
             [1],
             "{command}[{pid}] no_new_privs"
         );
         assert_eq!(
-            status_numbers(*pid, "Seccomp:"),
+            proc_ids(*pid, "Seccomp:"),
             [2],
             "{command}[{pid}] seccomp filter mode"
         );
@@ -166,9 +152,9 @@ fn daemon_sandbox_no_turns_the_sandbox_off() {
             &format!("{command}[{pid}]: sandbox: off (daemon_sandbox = no)"),
         )
         .unwrap();
-    assert_eq!(status_numbers(pid, "Seccomp:"), [0], "{command}[{pid}]");
+    assert_eq!(proc_ids(pid, "Seccomp:"), [0], "{command}[{pid}]");
     // Still not root.
-    assert!(status_numbers(pid, "Uid:").iter().all(|u| *u != 0));
+    assert!(proc_ids(pid, "Uid:").iter().all(|u| *u != 0));
 }
 
 fn assert_dir(path: &Path, mode: u32, uid: u32) {
