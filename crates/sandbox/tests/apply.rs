@@ -163,12 +163,33 @@ fn smtpd_writes_incoming_only_and_runs_nothing() {
 #[test]
 fn local_runs_commands_and_writes_mailboxes_but_nothing_else() {
     let s = site();
+    // local's commands may write below these (homes, /tmp, mail spools): a test
+    // directory there cannot show what local may not touch elsewhere.
+    let broad = [
+        "/tmp",
+        "/var/tmp",
+        "/home",
+        "/root",
+        "/var/mail",
+        "/var/spool/mail",
+    ]
+    .iter()
+    .any(|root| std::path::Path::new(&s.path("")).starts_with(root));
+    let elsewhere = if broad {
+        eprintln!(
+            "local: the test directory {} is where local's commands may write; not checking what it may not touch",
+            s.path("")
+        );
+        Ok(())
+    } else {
+        Err(EACCES)
+    };
     let cases = [
         (format!("read:{}", s.path("spool/active/QUEUEFILE")), Ok(())),
-        (format!("write:{}", s.path("spool/active/new")), Err(EACCES)),
+        (format!("write:{}", s.path("spool/active/new")), elsewhere),
         (format!("write:{}", s.path("mail/new")), Ok(())),
-        (format!("write:{}", s.path("outside/new")), Err(EACCES)),
-        (format!("read:{}", s.path("outside/secret")), Err(EACCES)),
+        (format!("write:{}", s.path("outside/new")), elsewhere),
+        (format!("read:{}", s.path("outside/secret")), elsewhere),
         ("exec:/bin/true".to_owned(), Ok(())),
         (format!("connect:{}", s.port()), Ok(())),
         ("chroot".to_owned(), Err(EPERM)),
