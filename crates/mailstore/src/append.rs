@@ -50,6 +50,7 @@ use crate::fsutil::open_dir_at;
 use crate::mailbox::Location;
 use crate::maildir::Maildir;
 use crate::name::with_sizes;
+use crate::quota::{self, signed};
 use crate::uidlist::{UidList, base_name};
 use crate::uidlock::{self, LockTiming};
 
@@ -120,6 +121,7 @@ impl Maildir {
         let target = Target {
             dir: dir_fd.as_fd(),
             path: self.path(),
+            root: self.root(),
             cur: cur_fd.as_fd(),
             location,
         };
@@ -161,6 +163,8 @@ pub(crate) struct Target<'a> {
     pub(crate) dir: BorrowedFd<'a>,
     /// Its path.
     pub(crate) path: &'a Path,
+    /// Its mailbox's root, where the quota file is.
+    pub(crate) root: &'a Path,
     /// The directory the files go to: `new/` for APPEND, `cur/` for COPY.
     pub(crate) cur: BorrowedFd<'a>,
     /// Which one that is.
@@ -208,6 +212,8 @@ pub(crate) fn commit(
     }
     list.write(target.dir, target.path)?;
     published.keep = true;
+    let bytes = staged.iter().map(|message| signed(message.size)).sum();
+    quota::record(target.root, bytes, signed(staged.len() as u64));
     let names = std::mem::take(&mut published.names);
     Ok((list.uidvalidity, names.into_iter().zip(uids).collect()))
 }

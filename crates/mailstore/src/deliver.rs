@@ -22,7 +22,7 @@ use crate::fsutil::{self, open_dir_at};
 use crate::lineend::CrlfToLf;
 use crate::maildir::Maildir;
 use crate::name::{unique_name, with_sizes};
-use crate::quota::{QuotaLimit, Usage};
+use crate::quota::{self, Tally, signed};
 use crate::source::{CHUNK, read_chunk};
 
 /// How many fresh names to try before giving up (a collision needs the
@@ -101,6 +101,7 @@ impl Maildir {
         }
         // The message is delivered; the tmp name is only a leftover now.
         tmp.remove();
+        quota::record(self.root(), signed(counts.size()), 1);
         Ok(Delivered {
             path: delivered_path,
             size: counts.size(),
@@ -123,47 +124,20 @@ impl Maildir {
         mtime: Option<SystemTime>,
     ) -> Result<(TmpFile<'a>, CrlfToLf), Error> {
         let tmp_path = self.path().join("tmp");
-        let usage = match (options.quota_bytes, options.quota_messages) {
+        let mut tally = match (options.quota_bytes, options.quota_messages) {
             (None, None) => None,
-            _ => Some(self.usage()?),
+            _ => Some(Tally::read(self, options)?),
         };
-        if let Some(usage) = usage {
-            check_quota(self, usage, options, None)?;
+        if let Some(tally) = &mut tally {
+            tally.check(self, options, None)?;
         }
         let (file, tmp) = create_tmp(tmp_fd, &tmp_path)?;
         let counts = write_message(file, prefix, message, self.path(), &tmp.path, mtime)?;
-        if let Some(usage) = usage {
-            check_quota(self, usage, options, Some(counts.size()))?;
+        if let Some(tally) = &mut tally {
+            tally.check(self, options, Some(counts.size()))?;
         }
         Ok((tmp, counts))
     }
-}
-
-/// check_quota - refuse if the mailbox is over quota with `size` more
-/// bytes (None: before the message's size is known, refuse only if the
-/// mailbox is already over).
-pub(crate) fn check_quota(
-    maildir: &Maildir,
-    usage: Usage,
-    options: &DeliverOptions,
-    size: Option<u64>,
-) -> Result<(), Error> {
-    let over = |limit| Error::OverQuota {
-        path: maildir.path().to_path_buf(),
-        usage,
-        limit,
-    };
-    if let Some(limit) = options.quota_messages
-        && usage.messages.saturating_add(1) > limit
-    {
-        return Err(over(QuotaLimit::Messages(limit)));
-    }
-    if let Some(limit) = options.quota_bytes
-        && usage.bytes.saturating_add(size.unwrap_or(0)) > limit
-    {
-        return Err(over(QuotaLimit::Bytes(limit)));
-    }
-    Ok(())
 }
 
 /// TmpFile - a file this delivery created in `tmp/`; removed when dropped

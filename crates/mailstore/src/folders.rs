@@ -91,6 +91,7 @@ use crate::fsutil::{
 use crate::mailbox::{Copied, Mailbox};
 use crate::maildir::{DEFAULT_MODE, Maildir, check_folder_name, ensure_marker, ensure_subdirs};
 use crate::name::unique_name;
+use crate::quota::QUOTA_FILE;
 use crate::uidlist::UidList;
 use crate::uidvalidity;
 
@@ -261,6 +262,17 @@ impl Maildir {
         }
         fsync(&root_fd).map_err(errno_err("fsync directory", self.root()))?;
         tracing::debug!(path = %folder.path().display(), "folder deleted");
+        // The quota sum counted the folder's messages: count afresh.
+        let quota_path = self.root().join(QUOTA_FILE);
+        let quota_name = OsStr::new(QUOTA_FILE);
+        if let Err(e) = unlink_at(
+            root_fd.as_fd(),
+            quota_name,
+            &quota_path,
+            UnlinkatFlags::NoRemoveDir,
+        ) {
+            tracing::warn!(error = %e, "cannot remove the quota file");
+        }
         let trash_path = self.root().join(&trash);
         if let Err(e) = remove_tree(root_fd.as_fd(), OsStr::new(&trash), &trash_path, 0) {
             tracing::error!(path = %trash_path.display(), error = %e, "cannot remove deleted folder; a later delete retries");

@@ -2,7 +2,8 @@
 //!
 //! Thin wrappers around the crate's private parsers of what it reads from
 //! disk (the user's files: message file names, `dovecot-uidlist`,
-//! `dovecot-keywords`, `subscriptions`, `postern.index`, `postern.cache`),
+//! `dovecot-keywords`, `subscriptions`, `maildirsize`, `postern.index`,
+//! `postern.cache`),
 //! so that `cargo fuzz` can reach them with bytes, plus the writers that
 //! produce those files, for round-trip checks. Nothing here is a stable API:
 //! it changes whenever the parsers do.
@@ -15,6 +16,7 @@ use crate::keywords;
 use crate::mailbox::MessageEntry;
 use crate::metadata::Metadata;
 use crate::name;
+use crate::quota::{self, Usage};
 use crate::subscriptions::{self, Version};
 use crate::uidlist::{self, UidList};
 
@@ -208,4 +210,10 @@ pub fn cache_file(uidvalidity: u32, payloads: &[&[u8]]) -> Vec<u8> {
         out.extend_from_slice(payload);
     }
     out
+}
+
+/// parse_quota_file - the usage a `maildirsize` holds for the limits line
+/// `definition`, as quota checks read it; None means a fresh count.
+pub fn parse_quota_file(data: &[u8], definition: &str) -> Option<Usage> {
+    quota::parse_quota_file(data, definition)
 }

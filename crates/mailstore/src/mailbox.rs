@@ -139,6 +139,7 @@ use crate::maildir::Maildir;
 use crate::metadata::{Metadata, parse_metadata};
 use crate::name::size_field;
 use crate::pop3::pop3_uidl;
+use crate::quota::{self, signed};
 use crate::uidlist::{Record, UidList, base_name};
 use crate::uidlock::{self, LockTiming};
 use crate::wire::{MessageReader, wire_size_of};
@@ -236,6 +237,8 @@ impl MessageEntry {
 pub struct Mailbox {
     /// The Maildir's directory.
     path: PathBuf,
+    /// Its mailbox's root, where the quota file is.
+    root: PathBuf,
     /// The Maildir's directory, open.
     dir: OwnedFd,
     /// `new/`, open (again after [`Mailbox::release_descriptors`]).
@@ -292,6 +295,7 @@ impl Mailbox {
         let cur = open_dir_at(dir.as_fd(), OsStr::new("cur"), &path.join("cur"))?;
         let mut mailbox = Mailbox {
             path,
+            root: maildir.root().to_path_buf(),
             dir,
             new: OnceCell::from(new),
             cur: OnceCell::from(cur),
@@ -622,6 +626,7 @@ impl Mailbox {
         }
         let dirs_before = self.dir_times().ok();
         let mut removed = 0;
+        let mut removed_bytes = 0;
         let mut dropped = FastSet::default();
         let mut touched = FastSet::default();
         for &uid in uids {
@@ -636,6 +641,7 @@ impl Mailbox {
                 ) {
                     Ok(()) => {
                         removed += 1;
+                        removed_bytes += signed(entry.size);
                         touched.insert(entry.location);
                         dropped.insert(uid);
                         break;
@@ -649,12 +655,14 @@ impl Mailbox {
                     Err(errno) => {
                         let e = errno_err("remove", &self.message_path(entry))(errno);
                         self.messages.retain(|m| !dropped.contains(&m.uid));
+                        quota::record(&self.root, -removed_bytes, -signed(removed as u64));
                         return Err(e);
                     }
                 }
             }
         }
         self.messages.retain(|m| !dropped.contains(&m.uid));
+        quota::record(&self.root, -removed_bytes, -signed(removed as u64));
         if removed > 0 {
             // The messages' values stay in HIGHESTMODSEQ; the directories'
             // new times carry them to later views.

@@ -97,6 +97,7 @@ impl Mailbox {
         let target = Target {
             dir: dest_dir.as_fd(),
             path: dest.path(),
+            root: dest.root(),
             cur: cur_fd.as_fd(),
             location: crate::Location::Cur,
         };
