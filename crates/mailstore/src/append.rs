@@ -111,8 +111,15 @@ impl Maildir {
         let cur_path = self.path().join(location.dir_name());
         let tmp_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("tmp"), &tmp_path)?;
         let cur_fd = open_dir_at(dir_fd.as_fd(), OsStr::new(location.dir_name()), &cur_path)?;
-        let (tmp, counts) = self.write_tmp(tmp_fd.as_fd(), message, b"", options, internal_date)?;
-        let staged = Staged {
+        let (tmp, counts) = self.write_tmp(
+            tmp_fd.as_fd(),
+            cur_fd.as_fd(),
+            message,
+            b"",
+            options,
+            internal_date,
+        )?;
+        let mut staged = Staged {
             tmp,
             size: counts.size(),
             wire_size: counts.wire_size(),
@@ -125,7 +132,8 @@ impl Maildir {
             cur: cur_fd.as_fd(),
             location,
         };
-        let (uidvalidity, mut published) = commit(&target, std::slice::from_ref(&staged), timing)?;
+        let (uidvalidity, mut published) =
+            commit(&target, std::slice::from_mut(&mut staged), timing)?;
         let (name, uid) = published.pop().unwrap_or_default();
         let Staged {
             tmp,
@@ -178,7 +186,7 @@ pub(crate) struct Target<'a> {
 /// removed again. The tmp names are the caller's to remove afterwards.
 pub(crate) fn commit(
     target: &Target<'_>,
-    staged: &[Staged<'_>],
+    staged: &mut [Staged<'_>],
     timing: LockTiming,
 ) -> Result<(u32, Vec<(String, u32)>), Error> {
     let cur_path = target.path.join(target.location.dir_name());
@@ -189,8 +197,8 @@ pub(crate) fn commit(
         names: Vec::with_capacity(staged.len()),
         keep: false,
     };
-    for message in staged {
-        let name = publish(&message.tmp, target.cur, &cur_path, |unique| {
+    for message in staged.iter_mut() {
+        let name = publish(&mut message.tmp, target.cur, &cur_path, |unique| {
             let name = with_sizes(unique, message.size, message.wire_size);
             match target.location {
                 Location::New if message.flags.is_empty() => name,

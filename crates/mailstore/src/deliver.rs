@@ -4,12 +4,25 @@
 //! into LF and fsync, giving the file its final name by link) are shared
 //! with IMAP APPEND and COPY (the `append` module), which publish into
 //! `cur/` instead of `new/`.
+//!
+//! Where the kernel allows it, the "file in `tmp/`" has no name at all:
+//! it is created with O_TMPFILE in the directory it will be published to
+//! and linked there by its descriptor (`linkat` with AT_EMPTY_PATH,
+//! allowed to the file's creator since Linux 6.10). That spares two
+//! directory changes per message (the name in `tmp/` and its removal),
+//! `tmp/`'s lock, which concurrent deliveries to one mailbox contend for,
+//! and leaves nothing behind after a crash. Readers see the same: a
+//! complete, fsynced file appearing in `new/` under its final name. Where
+//! O_TMPFILE or the link is refused (older kernels, some file systems),
+//! the file is copied to a named one in `tmp/` and the classic steps
+//! follow; a refused link turns unnamed files off for the process.
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use nix::errno::Errno;
@@ -28,6 +41,10 @@ use crate::source::{CHUNK, read_chunk};
 /// How many fresh names to try before giving up (a collision needs the
 /// same second, microsecond, pid, counter, 64 random bits and host).
 const NAME_ATTEMPTS: u32 = 8;
+
+/// Whether to try unnamed (O_TMPFILE) files: cleared by the first link
+/// the kernel refuses.
+static UNNAMED: AtomicBool = AtomicBool::new(true);
 
 /// DeliverOptions - per-delivery settings of [`Maildir::deliver`].
 ///
@@ -76,9 +93,16 @@ impl Maildir {
         let tmp_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("tmp"), &tmp_path)?;
         let new_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("new"), &new_path)?;
 
-        let (tmp, counts) = self.write_tmp(tmp_fd.as_fd(), message, prefix, options, None)?;
+        let (mut tmp, counts) = self.write_tmp(
+            tmp_fd.as_fd(),
+            new_fd.as_fd(),
+            message,
+            prefix,
+            options,
+            None,
+        )?;
         let (size, wire_size) = (counts.size(), counts.wire_size());
-        let new_name = publish(&tmp, new_fd.as_fd(), &new_path, |unique| {
+        let new_name = publish(&mut tmp, new_fd.as_fd(), &new_path, |unique| {
             with_sizes(unique, size, wire_size)
         })?;
         let delivered_path = new_path.join(&new_name);
@@ -112,12 +136,15 @@ impl Maildir {
 
 impl Maildir {
     /// write_tmp - within `options`' quota, write `prefix` and `message` to a
-    /// new file in `tmp/` (open as `tmp_fd`), fsynced, with `mtime` if given:
-    /// the first half of a delivery or APPEND. The mailbox being full is
-    /// refused before anything is written.
+    /// new file, fsynced, with `mtime` if given: the first half of a
+    /// delivery or APPEND. The file is unnamed in `publish_dir` (where
+    /// [`publish`] will link it) where the kernel allows, else in `tmp/`
+    /// (open as `tmp_fd`). The mailbox being full is refused before
+    /// anything is written.
     pub(crate) fn write_tmp<'a>(
         &self,
         tmp_fd: BorrowedFd<'a>,
+        publish_dir: BorrowedFd<'_>,
         message: &mut dyn Read,
         prefix: &[u8],
         options: &DeliverOptions,
@@ -131,8 +158,11 @@ impl Maildir {
         if let Some(tally) = &mut tally {
             tally.check(self, options, None)?;
         }
-        let (file, tmp) = create_tmp(tmp_fd, &tmp_path)?;
-        let counts = write_message(file, prefix, message, self.path(), &tmp.path, mtime)?;
+        let (file, tmp) = match create_unnamed(tmp_fd, &tmp_path, publish_dir) {
+            Some(created) => created,
+            None => create_tmp(tmp_fd, &tmp_path)?,
+        };
+        let counts = write_message(&file, prefix, message, self.path(), &tmp.path, mtime)?;
         if let Some(tally) = &mut tally {
             tally.check(self, options, Some(counts.size()))?;
         }
@@ -152,6 +182,10 @@ pub(crate) struct TmpFile<'a> {
     pub(crate) path: PathBuf,
     /// Whether the name still needs removing.
     present: bool,
+    /// An unnamed (O_TMPFILE) file, open read-write in the directory it is
+    /// published to: it has no name in `tmp/` (`name` and `path` are the
+    /// ones it would have) until [`TmpFile::give_name`].
+    unnamed: Option<File>,
 }
 
 impl<'a> TmpFile<'a> {
@@ -163,7 +197,26 @@ impl<'a> TmpFile<'a> {
             name,
             path,
             present: true,
+            unnamed: None,
         }
+    }
+
+    /// give_name - copy an unnamed file, with its modification time, to a
+    /// fresh fsynced file in `tmp/` that takes its place.
+    fn give_name(&mut self) -> Result<(), Error> {
+        let Some(mut unnamed) = self.unnamed.take() else {
+            return Ok(());
+        };
+        let tmp_path = self.path.parent().unwrap_or(&self.path).to_path_buf();
+        unnamed
+            .seek(SeekFrom::Start(0))
+            .map_err(io_err("seek", &self.path))?;
+        let mtime = unnamed
+            .metadata()
+            .and_then(|m| m.modified())
+            .map_err(io_err("stat", &self.path))?;
+        *self = copy_to_tmp(&mut unnamed, mtime, self.dir, &tmp_path)?;
+        Ok(())
     }
 
     /// remove - unlink the tmp name now (after a successful delivery a
@@ -211,15 +264,7 @@ pub(crate) fn create_tmp<'a>(
         ) {
             Ok(fd) => {
                 let path = tmp_path.join(&name);
-                return Ok((
-                    File::from(fd),
-                    TmpFile {
-                        dir: tmp_fd,
-                        name,
-                        path,
-                        present: true,
-                    },
-                ));
+                return Ok((File::from(fd), TmpFile::adopt(tmp_fd, name, path)));
             }
             Err(Errno::EEXIST) => continue,
             Err(errno) => return Err(errno_err("create file", &tmp_path.join(&name))(errno)),
@@ -231,11 +276,59 @@ pub(crate) fn create_tmp<'a>(
     })
 }
 
+/// create_unnamed - an unnamed file (O_TMPFILE, mode 0600) in `dir`, with
+/// a [`TmpFile`] that knows it; None where unnamed files are off or the
+/// file system or kernel refuses one (the caller then names one in `tmp/`).
+fn create_unnamed<'a>(
+    tmp_fd: BorrowedFd<'a>,
+    tmp_path: &Path,
+    dir: BorrowedFd<'_>,
+) -> Option<(File, TmpFile<'a>)> {
+    if !UNNAMED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let fd = nix::fcntl::openat(
+        dir,
+        ".",
+        OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .ok()?;
+    let file = File::from(fd);
+    let writer = file.try_clone().ok()?;
+    let name = unique_name();
+    let path = tmp_path.join(&name);
+    let tmp = TmpFile {
+        dir: tmp_fd,
+        name,
+        path,
+        present: false,
+        unnamed: Some(file),
+    };
+    Some((writer, tmp))
+}
+
+/// copy_to_tmp - a fresh file in `tmp/` with `source`'s bytes from its
+/// current offset, modification time `mtime`, fsynced.
+pub(crate) fn copy_to_tmp<'a>(
+    source: &mut File,
+    mtime: SystemTime,
+    tmp_fd: BorrowedFd<'a>,
+    tmp_path: &Path,
+) -> Result<TmpFile<'a>, Error> {
+    let (mut file, tmp) = create_tmp(tmp_fd, tmp_path)?;
+    io::copy(source, &mut file).map_err(io_err("copy to", &tmp.path))?;
+    file.set_modified(mtime)
+        .map_err(io_err("set modification time of", &tmp.path))?;
+    file.sync_all().map_err(io_err("fsync", &tmp.path))?;
+    Ok(tmp)
+}
+
 /// write_message - write prefix + message (converted), give the file
 /// `mtime` as its modification time if given (IMAP's internal date), and
 /// fsync it.
 pub(crate) fn write_message(
-    mut file: File,
+    mut file: &File,
     prefix: &[u8],
     message: &mut dyn Read,
     maildir_path: &Path,
@@ -287,7 +380,7 @@ pub(crate) fn write_message(
 /// cannot, short of a broken clock and random source), `name_for` of a
 /// fresh unique name is tried.
 pub(crate) fn publish(
-    tmp: &TmpFile<'_>,
+    tmp: &mut TmpFile<'_>,
     new_fd: BorrowedFd<'_>,
     new_path: &Path,
     name_for: impl Fn(&str) -> String,
@@ -299,6 +392,25 @@ pub(crate) fn publish(
             unique_name()
         };
         let new_name = name_for(&unique);
+        if let Some(unnamed) = &tmp.unnamed {
+            match linkat(
+                unnamed.as_fd(),
+                "",
+                new_fd,
+                new_name.as_str(),
+                AtFlags::AT_EMPTY_PATH,
+            ) {
+                Ok(()) => return Ok(new_name),
+                Err(Errno::EEXIST) => continue,
+                Err(errno) => {
+                    // Before Linux 6.10 only CAP_DAC_READ_SEARCH may link
+                    // a descriptor; some file systems cannot at all.
+                    tracing::debug!(error = %errno, "cannot link an unnamed file; naming files in tmp/ instead");
+                    UNNAMED.store(false, Ordering::Relaxed);
+                    tmp.give_name()?;
+                }
+            }
+        }
         match linkat(
             tmp.dir,
             tmp.name.as_str(),
@@ -339,4 +451,75 @@ fn rename_noreplace(
         new_name,
         &new_path.join(new_name),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::tests::{maildir, names};
+
+    #[test]
+    fn an_unnamed_file_is_published_without_a_name_in_tmp() {
+        let (_dir, md) = maildir();
+        let tmp_path = md.path().join("tmp");
+        let new_path = md.path().join("new");
+        let tmp_fd = crate::fsutil::open_dir(&tmp_path).unwrap();
+        let new_fd = crate::fsutil::open_dir(&new_path).unwrap();
+        let (mut tmp, counts) = md
+            .write_tmp(
+                tmp_fd.as_fd(),
+                new_fd.as_fd(),
+                &mut &b"a\r\nb\r\n"[..],
+                b"",
+                &DeliverOptions::default(),
+                None,
+            )
+            .unwrap();
+        assert!(tmp.unnamed.is_some(), "this kernel refused O_TMPFILE");
+        assert!(names(&tmp_path).is_empty());
+        assert!(names(&new_path).is_empty());
+        let name = publish(&mut tmp, new_fd.as_fd(), &new_path, |unique| {
+            with_sizes(unique, counts.size(), counts.wire_size())
+        })
+        .unwrap();
+        tmp.remove();
+        assert_eq!(fs::read(new_path.join(&name)).unwrap(), b"a\nb\n");
+        assert!(names(&tmp_path).is_empty());
+    }
+
+    #[test]
+    fn an_unnamed_file_can_be_given_a_name_in_tmp() {
+        let (_dir, md) = maildir();
+        let tmp_path = md.path().join("tmp");
+        let new_path = md.path().join("new");
+        let tmp_fd = crate::fsutil::open_dir(&tmp_path).unwrap();
+        let new_fd = crate::fsutil::open_dir(&new_path).unwrap();
+        let date = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let (file, mut tmp) = create_unnamed(tmp_fd.as_fd(), &tmp_path, new_fd.as_fd())
+            .expect("this kernel refused O_TMPFILE");
+        write_message(
+            &file,
+            b"P: 1\n",
+            &mut &b"body"[..],
+            md.path(),
+            &tmp.path,
+            Some(date),
+        )
+        .unwrap();
+        tmp.give_name().unwrap();
+        assert!(tmp.unnamed.is_none());
+        let named = tmp_path.join(&tmp.name);
+        assert_eq!(fs::read(&named).unwrap(), b"P: 1\nbody");
+        assert_eq!(fs::metadata(&named).unwrap().modified().unwrap(), date);
+        let name = publish(&mut tmp, new_fd.as_fd(), &new_path, |unique| {
+            format!("{unique},S=10")
+        })
+        .unwrap();
+        assert_eq!(names(&new_path), [name]);
+        tmp.remove();
+        assert!(names(&tmp_path).is_empty());
+    }
 }

@@ -23,7 +23,6 @@
 //! messages in the source. Between the two a crash leaves a message in
 //! both folders, never in neither.
 
-use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
@@ -34,8 +33,8 @@ use nix::unistd::linkat;
 
 use super::{FOLLOW_ATTEMPTS, Mailbox, MessageEntry, mtime};
 use crate::append::{Staged, Target, commit};
-use crate::deliver::{TmpFile, create_tmp};
-use crate::error::{Error, errno_err, io_err};
+use crate::deliver::{TmpFile, copy_to_tmp};
+use crate::error::{Error, errno_err};
 use crate::flags::Flags;
 use crate::fsutil::{Kind, kind, open_dir_at, stat_at};
 use crate::keywords::Keywords;
@@ -101,7 +100,7 @@ impl Mailbox {
             cur: cur_fd.as_fd(),
             location: crate::Location::Cur,
         };
-        let (uidvalidity, published) = commit(&target, &staged, self.timing)?;
+        let (uidvalidity, published) = commit(&target, &mut staged, self.timing)?;
         for message in staged {
             message.tmp.remove();
         }
@@ -228,12 +227,7 @@ impl Mailbox {
         // open_stored followed any rename: this entry names the file read.
         let entry = self.entry_for(uid)?;
         let st = fstat(&source).map_err(errno_err("stat", &self.message_path(&entry)))?;
-        let (file, tmp) = create_tmp(tmp_fd, tmp_path)?;
-        let mut file: File = file;
-        std::io::copy(&mut source, &mut file).map_err(io_err("copy to", &tmp.path))?;
-        file.set_modified(mtime(&st))
-            .map_err(io_err("set modification time of", &tmp.path))?;
-        file.sync_all().map_err(io_err("fsync", &tmp.path))?;
+        let tmp = copy_to_tmp(&mut source, mtime(&st), tmp_fd, tmp_path)?;
         Ok(Some((tmp, entry)))
     }
 }
