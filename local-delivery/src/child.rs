@@ -119,12 +119,10 @@ pub fn perform(job: &Job, input: &mut dyn Read) -> Result {
     match job {
         Job::Maildir { path, quota } => {
             let maildir = Maildir::new(path);
-            if let Err(e) = maildir.ensure(None, 0o700) {
-                return from_store(&e);
-            }
             let options = DeliverOptions {
                 quota_bytes: *quota,
                 quota_messages: None,
+                create_mode: Some(0o700),
             };
             match maildir.deliver(input, b"", &options) {
                 Ok(_) => Result::Delivered("delivered to maildir".into()),

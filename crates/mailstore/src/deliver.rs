@@ -20,7 +20,7 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
@@ -33,7 +33,7 @@ use nix::unistd::{UnlinkatFlags, linkat, unlinkat};
 use crate::error::{Error, errno_err, io_err};
 use crate::fsutil::{self, open_dir_at};
 use crate::lineend::CrlfToLf;
-use crate::maildir::Maildir;
+use crate::maildir::{DEFAULT_MODE, Maildir};
 use crate::name::{unique_name, with_sizes};
 use crate::quota::{self, Tally, signed};
 use crate::source::{CHUNK, read_chunk};
@@ -57,6 +57,9 @@ pub struct DeliverOptions {
     pub quota_bytes: Option<u64>,
     /// Refuse the message if the mailbox's message count would exceed this.
     pub quota_messages: Option<u64>,
+    /// Create the Maildir if it is missing ([`Maildir::ensure`] with this
+    /// mode and no owner change), [`Maildir::deliver`] only.
+    pub create_mode: Option<u32>,
 }
 
 /// Delivered - where a message went and its sizes.
@@ -87,11 +90,15 @@ impl Maildir {
         prefix: &[u8],
         options: &DeliverOptions,
     ) -> Result<Delivered, Error> {
-        let dir_fd = self.open()?;
         let tmp_path = self.path().join("tmp");
         let new_path = self.path().join("new");
-        let tmp_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("tmp"), &tmp_path)?;
-        let new_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("new"), &new_path)?;
+        let (tmp_fd, new_fd) = match self.open_tmp_and_new(&tmp_path, &new_path) {
+            Err(e) if e.is_not_found() && options.create_mode.is_some() => {
+                self.ensure(None, options.create_mode.unwrap_or(DEFAULT_MODE))?;
+                self.open_tmp_and_new(&tmp_path, &new_path)?
+            }
+            opened => opened?,
+        };
 
         let (mut tmp, counts) = self.write_tmp(
             tmp_fd.as_fd(),
@@ -135,6 +142,18 @@ impl Maildir {
 }
 
 impl Maildir {
+    /// open_tmp_and_new - this Maildir's `tmp/` and `new/`, open.
+    fn open_tmp_and_new(
+        &self,
+        tmp_path: &Path,
+        new_path: &Path,
+    ) -> Result<(OwnedFd, OwnedFd), Error> {
+        let dir_fd = self.open()?;
+        let tmp_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("tmp"), tmp_path)?;
+        let new_fd = open_dir_at(dir_fd.as_fd(), OsStr::new("new"), new_path)?;
+        Ok((tmp_fd, new_fd))
+    }
+
     /// write_tmp - within `options`' quota, write `prefix` and `message` to a
     /// new file, fsynced, with `mtime` if given: the first half of a
     /// delivery or APPEND. The file is unnamed in `publish_dir` (where

@@ -14,6 +14,7 @@ use std::collections::hash_map::RandomState;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,13 +34,14 @@ pub(crate) fn unique_name() -> String {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u128(now.as_nanos());
     hasher.write_u64(counter);
-    hasher.write_u32(std::process::id());
+    let pid = std::process::id();
+    hasher.write_u32(pid);
     let random = hasher.finish();
     format!(
         "{}.M{}P{}Q{}R{:016x}.{}",
         now.as_secs(),
         now.subsec_micros(),
-        std::process::id(),
+        pid,
         counter,
         random,
         hostname()
@@ -50,8 +52,14 @@ pub(crate) fn unique_name() -> String {
 ///
 /// As the Maildir specification says, `/` becomes `\057` and `:` becomes
 /// `\072`; we escape `,` (our field separator), `\`, and any byte that is
-/// not printable ASCII the same way, in octal.
-fn hostname() -> String {
+/// not printable ASCII the same way, in octal. Read once per process.
+fn hostname() -> &'static str {
+    static HOSTNAME: OnceLock<String> = OnceLock::new();
+    HOSTNAME.get_or_init(escaped_hostname)
+}
+
+/// escaped_hostname - [`hostname`], read from the system.
+fn escaped_hostname() -> String {
     let raw = nix::unistd::gethostname().unwrap_or_default();
     let mut out = String::new();
     for &b in raw.as_bytes() {

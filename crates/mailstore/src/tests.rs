@@ -512,6 +512,28 @@ fn delivery_into_a_missing_maildir_is_temporary() {
     assert!(err.is_temporary(), "{err:?}");
 }
 
+#[test]
+fn delivery_with_create_mode_makes_a_missing_maildir() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = DeliverOptions {
+        create_mode: Some(0o750),
+        ..Default::default()
+    };
+    // Missing whole, then missing only tmp/ (another tool's doing).
+    let md = Maildir::new(dir.path().join("a/b"));
+    let d = md.deliver(&mut &b"x"[..], b"", &options).unwrap();
+    assert_eq!(fs::read(&d.path).unwrap(), b"x");
+    let mode = fs::metadata(md.path().join("cur"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o750);
+    fs::remove_dir(md.path().join("tmp")).unwrap();
+    md.deliver(&mut &b"y"[..], b"", &options).unwrap();
+    assert!(md.path().join("tmp").is_dir());
+    assert_eq!(names(&md.path().join("new")).len(), 2);
+}
+
 // ---- quota ----
 
 #[test]
@@ -589,6 +611,7 @@ fn over_quota_is_refused_and_leaves_nothing() {
             DeliverOptions {
                 quota_messages: Some(3),
                 quota_bytes: Some(1000),
+                ..Default::default()
             },
             b"x",
             None,

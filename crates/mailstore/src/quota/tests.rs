@@ -48,6 +48,7 @@ fn definition_names_each_limit() {
     let both = DeliverOptions {
         quota_bytes: Some(100),
         quota_messages: Some(5),
+        ..Default::default()
     };
     assert_eq!(definition(&bytes(100)), "100S");
     assert_eq!(definition(&both), "100S,5C");
