@@ -54,6 +54,7 @@
 //! `double_bounce_sender`, `bounce_notice_recipient`, `myhostname`, and what
 //! `accounts` reads for routing.
 
+mod agents;
 mod bounce;
 mod manage;
 mod message;

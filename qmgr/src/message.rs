@@ -3,20 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use ipc::deliver::{Deliver, Outcome, Recipient as DeliverRecipient, Reply, Request};
+use ipc::deliver::{Outcome, Recipient as DeliverRecipient, Reply, Request};
 use maillog::{Delays, Status};
 use spool::{Queue, QueueFile, QueueId, RecipientState};
 use tracing::{error, info, warn};
 
+use crate::agents::Agents;
 use crate::bounce;
 use crate::route::{self, Decision, Transport};
 use crate::scheduler::Scheduler;
 
-/// How long to wait for a delivery agent to accept a connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most header bytes read to count hops.
 const HEADER_SCAN_LIMIT: u64 = 1024 * 1024;
 
@@ -30,9 +28,10 @@ pub struct Failure {
     pub remote: Option<(String, String)>,
 }
 
-/// Runs one message in `active/` to its next state. Errors leave it for a retry.
-pub async fn process(scheduler: &Scheduler, id: QueueId) {
-    if let Err(e) = run(scheduler, id).await {
+/// Moves one message from `from` into `active/` and runs it to its next state.
+/// Errors leave it for a retry.
+pub async fn process(scheduler: &Scheduler, id: QueueId, from: Queue) {
+    if let Err(e) = run(scheduler, id, from).await {
         error!("{id}: {e:#}; will try again");
         let spool = scheduler.spool.clone();
         let retry = SystemTime::now() + scheduler.settings.minimal_backoff;
@@ -67,20 +66,53 @@ async fn with_file<T: Send + 'static>(
     .await?)
 }
 
-async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
+/// What [`take`] found.
+enum Taken {
+    /// The file is in `active/`, open, with its hop count.
+    Open(Box<QueueFile>, std::io::Result<u64>),
+    /// It could not be moved into `active/` (gone meanwhile: None).
+    NotMoved(Option<spool::Error>),
+    /// It is in `active/` but could not be opened.
+    Unopened(spool::Error),
+}
+
+/// take - move the message into `active/`, open it and count its hops: the
+/// first steps of a delivery, in one blocking call.
+fn take(spool: &spool::Spool, id: QueueId, from: Queue) -> Taken {
+    if from != Queue::Active
+        && let Err(e) = spool.move_recoverable(&id, from, Queue::Active)
+    {
+        return Taken::NotMoved((!e.is_not_found()).then_some(e));
+    }
+    match spool.open(Queue::Active, &id) {
+        Ok(mut file) => {
+            let hops = count_hops(&mut file);
+            Taken::Open(Box::new(file), hops)
+        }
+        Err(e) => Taken::Unopened(e),
+    }
+}
+
+async fn run(scheduler: &Scheduler, id: QueueId, from: Queue) -> anyhow::Result<()> {
     let settings = &scheduler.settings;
     let spool = scheduler.spool.clone();
-    let opened = tokio::task::spawn_blocking(move || spool.open(Queue::Active, &id)).await?;
-    let file = match opened {
-        Ok(file) => file,
-        Err(e) if e.is_damaged() => {
+    let taken = tokio::task::spawn_blocking(move || take(&spool, id, from)).await?;
+    let (file, hops) = match taken {
+        Taken::Open(file, hops) => (*file, hops),
+        Taken::NotMoved(None) => return Ok(()),
+        Taken::NotMoved(Some(e)) => {
+            // Still where it was: the next scan tries again.
+            warn!("{id}: move to active/: {e}");
+            return Ok(());
+        }
+        Taken::Unopened(e) if e.is_damaged() => {
             let spool = scheduler.spool.clone();
             let reason = e.to_string();
             tokio::task::spawn_blocking(move || spool.quarantine(Queue::Active, &id, &reason))
                 .await??;
             return Ok(());
         }
-        Err(e) => return Err(e.into()),
+        Taken::Unopened(e) => return Err(e.into()),
     };
     if let Some(torn) = file.torn_tail() {
         warn!(
@@ -94,7 +126,7 @@ async fn run(scheduler: &Scheduler, id: QueueId) -> anyhow::Result<()> {
     maillog::queue_active(&id, &envelope.sender, file.message_size(), pending.len());
 
     let mut failures = Vec::new();
-    let (mut file, hops) = with_file(file, count_hops).await?;
+    let mut file = file;
     let age = started.duration_since(envelope.arrival).unwrap_or_default();
     let lifetime = if envelope.sender.is_empty() {
         settings.bounce_queue_lifetime
@@ -318,10 +350,28 @@ async fn deliver_group(
         recipients,
         nexthop,
     };
-    match start_agent(&socket, &request, scheduler.settings.ipc_timeout).await {
+    let timeout = scheduler.settings.ipc_timeout;
+    match scheduler.agents.connect(&socket, &request, timeout).await {
         Err(e) => problem = Some(e),
-        Ok(mut conn) => loop {
-            match conn.recv_reply().await {
+        Ok((mut conn, mut reused)) => loop {
+            let reply = conn.recv_reply().await;
+            if reused && reply.is_err() {
+                // A kept connection that died while unused: nothing was
+                // answered on it, so ask again on a fresh one.
+                reused = false;
+                match Agents::open(&socket, &request, timeout).await {
+                    Ok(fresh) => {
+                        conn = fresh;
+                        continue;
+                    }
+                    Err(e) => {
+                        problem = Some(e);
+                        break;
+                    }
+                }
+            }
+            reused = false;
+            match reply {
                 Ok(Reply::Recipient { index, outcome }) => {
                     let Some(address) = waiting.remove(&index) else {
                         warn!(
@@ -332,7 +382,10 @@ async fn deliver_group(
                     };
                     file = record(scheduler, id, file, index, &address, outcome, failures).await?;
                 }
-                Ok(Reply::Done) => break,
+                Ok(Reply::Done) => {
+                    scheduler.agents.put(&socket, conn);
+                    break;
+                }
                 Err(e) => {
                     problem = Some(e.to_string());
                     break;
@@ -362,27 +415,11 @@ async fn deliver_group(
     Ok(file)
 }
 
-/// Connects to a delivery agent and sends it the request.
-async fn start_agent(
-    socket: &Path,
-    request: &Request,
-    timeout: Duration,
-) -> Result<ipc::Connection<Deliver, tokio::net::UnixStream>, String> {
-    let mut conn = ipc::connect_unix::<Deliver>(socket, CONNECT_TIMEOUT)
-        .await
-        .map_err(|e| e.to_string())?;
-    conn.set_timeout(timeout);
-    conn.send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(conn)
-}
-
 /// Records one recipient's result durably.
 async fn record(
     scheduler: &Scheduler,
     id: QueueId,
-    file: QueueFile,
+    mut file: QueueFile,
     index: u32,
     address: &str,
     outcome: Outcome,
@@ -392,16 +429,12 @@ async fn record(
         Outcome::Sent { .. } => {
             // The last pending recipient of a message that needs no bounce:
             // the file is removed next, so the record would save nothing
-            // but its fdatasync (see QueueFile::mark_last_done).
-            let last = failures.is_empty();
-            let (file, result) = with_file(file, move |f| {
-                if last {
-                    f.mark_last_done(index)
-                } else {
-                    f.mark_done(index)
-                }
-            })
-            .await?;
+            // but its fdatasync (see QueueFile::note_last_done), and
+            // noting it in memory needs no blocking call.
+            if failures.is_empty() && file.note_last_done(index) {
+                return Ok(file);
+            }
+            let (file, result) = with_file(file, move |f| f.mark_done(index)).await?;
             result?;
             Ok(file)
         }

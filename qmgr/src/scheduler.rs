@@ -10,6 +10,7 @@ use spool::{Operation, Queue, QueueId, Spool};
 use tokio::sync::{Notify, Semaphore, watch};
 use tracing::{error, info, warn};
 
+use crate::agents::Agents;
 use crate::route::Destinations;
 use crate::{manage, message};
 
@@ -39,6 +40,8 @@ pub struct Scheduler {
     pub accounts: accounts::Directory,
     pub settings: Settings,
     pub destinations: Destinations,
+    /// Delivery agent connections kept between deliveries.
+    pub agents: Agents,
     wake: Notify,
     flush: AtomicBool,
     slots: Arc<Semaphore>,
@@ -93,6 +96,7 @@ impl Scheduler {
                 params.default_destination_concurrency_limit,
                 params.smtp_destination_concurrency_limit,
             ),
+            agents: Agents::default(),
             wake: Notify::new(),
             flush: AtomicBool::new(false),
             slots: Arc::new(Semaphore::new(concurrency)),
@@ -261,31 +265,9 @@ impl Scheduler {
                 self.release(&id);
                 break;
             };
-            let spool = self.spool.clone();
-            let moved = tokio::task::spawn_blocking(move || {
-                spool.move_recoverable(&id, from, Queue::Active)
-            })
-            .await;
-            match moved {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) if e.is_not_found() => {
-                    self.release(&id);
-                    continue;
-                }
-                Ok(Err(e)) => {
-                    warn!("{id}: move to active/: {e}");
-                    self.release(&id);
-                    continue;
-                }
-                Err(e) => {
-                    warn!("{id}: move to active/: {e}");
-                    self.release(&id);
-                    continue;
-                }
-            }
             let scheduler = self.clone();
             tasks.spawn(async move {
-                message::process(&scheduler, id).await;
+                message::process(&scheduler, id, from).await;
                 manage::finish(&scheduler, id).await;
                 drop(permit);
             });

@@ -167,17 +167,18 @@ impl QueueFile {
         self.append(Update::Done { rcpt })
     }
 
-    /// mark_last_done - `rcpt`, the only recipient still pending, was
-    /// delivered, and the caller removes the file next: note it in memory
-    /// and write nothing.
+    /// note_last_done - if `rcpt` is the only recipient still pending, note
+    /// in memory that it was delivered and return true, writing nothing:
+    /// the caller removes the file next. Else change nothing and return
+    /// false (the caller then uses [`QueueFile::mark_done`]).
     ///
     /// The record would only matter if a crash came between now and the
     /// removal; then the file is still there with `rcpt` pending and it is
     /// delivered again, which is the at-least-once promise for a delivery in
     /// flight (Postfix likewise removes a delivered queue file without
-    /// marking it). It saves an fdatasync per message. Falls back to
-    /// [`QueueFile::mark_done`] when other recipients are pending.
-    pub fn mark_last_done(&mut self, rcpt: u32) -> Result<(), Error> {
+    /// marking it). It saves an fdatasync per message, and the blocking
+    /// call it would need.
+    pub fn note_last_done(&mut self, rcpt: u32) -> bool {
         let others = self.pending().any(|r| r != rcpt);
         let slot = usize::try_from(rcpt)
             .ok()
@@ -186,9 +187,9 @@ impl QueueFile {
         match slot {
             Some(state) if !others => {
                 *state = RecipientState::Done;
-                Ok(())
+                true
             }
-            _ => self.mark_done(rcpt),
+            _ => false,
         }
     }
 

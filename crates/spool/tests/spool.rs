@@ -523,12 +523,15 @@ fn the_last_recipient_is_marked_in_memory_only() {
     let (_tmp, spool) = spool();
     let id = write(&spool, &envelope(2), b"x");
     let mut f = spool.open(Queue::Incoming, &id).unwrap();
-    // Another recipient is pending: written like mark_done.
-    f.mark_last_done(0).unwrap();
-    assert_eq!(f.pending().collect::<Vec<_>>(), vec![1]);
+    // Another recipient is pending: nothing noted, the caller writes.
+    assert!(!f.note_last_done(0));
+    assert_eq!(f.pending().collect::<Vec<_>>(), vec![0, 1]);
+    f.mark_done(0).unwrap();
     // The last one: noted, not written (the file is removed next).
-    f.mark_last_done(1).unwrap();
+    assert!(f.note_last_done(1));
     assert_eq!(f.pending().count(), 0);
+    // Not pending any more: nothing to note.
+    assert!(!f.note_last_done(1));
     let again = spool.open(Queue::Incoming, &id).unwrap();
     assert_eq!(
         again.states(),
