@@ -39,6 +39,7 @@
 mod anvil;
 mod headers;
 mod io;
+mod nudge;
 mod policy;
 mod queue;
 mod received;
@@ -91,8 +92,13 @@ impl Service for Smtpd {
                 spool: Arc::new(spool::Spool::new(&ctx.params.queue_directory)),
                 anvil: anvil::Anvil::default(),
                 service: ctx.args.service_name.clone(),
+                nudger: nudge::Nudger::new(&ctx.params.queue_directory),
             },
         })
+    }
+
+    async fn background(self: Arc<Self>, shutdown: CancellationToken) {
+        self.shared.nudger.run(shutdown).await;
     }
 
     async fn serve(self: Arc<Self>, conn: Conn, shutdown: CancellationToken) -> anyhow::Result<()> {

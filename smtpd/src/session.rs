@@ -27,6 +27,7 @@ use tracing::{debug, error, warn};
 use crate::anvil::{Anvil, Limits, Refusal, Slot};
 use crate::headers::Completion;
 use crate::io::Io;
+use crate::nudge::Nudger;
 use crate::policy::{self, Facts};
 use crate::queue::{Incoming, QueueError};
 use crate::received::Trace;
@@ -51,6 +52,8 @@ pub struct Shared {
     pub anvil: Anvil,
     /// The master.cf service name, for log lines.
     pub service: String,
+    /// Tells qmgr about queued mail.
+    pub nudger: Nudger,
 }
 
 /// Why a session ended.
@@ -612,24 +615,15 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Creates the queue file and writes our headers into it; on failure answers and
-    /// returns None.
-    async fn open_queue_file(&mut self) -> Result<Option<Incoming>, End> {
-        let Some(tx) = self.tx.as_ref() else {
-            return Ok(None);
-        };
+    /// Starts the queue file of the transaction with our headers (the file itself is
+    /// created with the first block written); None without a transaction.
+    fn open_queue_file(&mut self) -> Option<Incoming> {
+        let tx = self.tx.as_ref()?;
         let envelope = self.envelope(tx);
         let single = (tx.recipients.len() == 1)
             .then(|| tx.recipients.first().map(|r| r.address.clone()))
             .flatten();
-        let mut incoming = match Incoming::create(self.shared.spool.clone(), envelope).await {
-            Ok(incoming) => incoming,
-            Err(e) => {
-                error!("create queue file: {:#}", e.error());
-                self.respond(queue_reply(&e)).await?;
-                return Ok(None);
-            }
-        };
+        let mut incoming = Incoming::new(self.shared.spool.clone(), envelope);
         let sasl = self.auth.as_ref().map(|(user, method)| Sasl {
             method,
             username: user,
@@ -657,7 +651,7 @@ impl<'a> Session<'a> {
             message_id: format!("<{id}@{}>", settings.myhostname),
         });
         incoming.begin(&received, settings.header_size_limit, complete);
-        Ok(Some(incoming))
+        Some(incoming)
     }
 
     async fn data(&mut self) -> Result<(), End> {
@@ -667,7 +661,7 @@ impl<'a> Session<'a> {
         if self.tx.as_ref().is_some_and(|tx| tx.bdat.is_some()) {
             return self.respond(Reply::bad_sequence("BDAT in progress")).await;
         }
-        let Some(mut incoming) = self.open_queue_file().await? else {
+        let Some(mut incoming) = self.open_queue_file() else {
             self.tx = None;
             return Ok(());
         };
@@ -709,11 +703,11 @@ impl<'a> Session<'a> {
         }
         let (mut incoming, mut reader) = match self.tx.as_mut().and_then(|tx| tx.bdat.take()) {
             Some(state) => state,
-            None => match self.open_queue_file().await? {
+            None => match self.open_queue_file() {
                 Some(incoming) => (Some(incoming), BdatReader::new(self.data_options(), false)),
                 None => {
-                    // Already answered (451/452): read the chunk away, end the
-                    // transaction, and send nothing more for this command.
+                    // No transaction: read the chunk away, and send nothing
+                    // more for this command.
                     self.tx = None;
                     let mut sink = BdatReader::new(DataOptions::default(), true);
                     sink.begin_chunk(size, last);
@@ -818,7 +812,7 @@ impl<'a> Session<'a> {
                     maillog::message_id(&id, message_id);
                 }
                 maillog::queued(&id, &sender, size, nrcpt);
-                nudge_qmgr(self.shared.spool.root());
+                self.shared.nudger.nudge();
                 self.respond(Reply::queued(id)).await
             }
             Err(e) => {
@@ -969,23 +963,6 @@ impl<'a> Session<'a> {
             }
         }
     }
-}
-
-/// Tells qmgr there is new mail, without waiting for it. A lost nudge only delays
-/// delivery until qmgr's next timed scan.
-fn nudge_qmgr(queue_directory: &std::path::Path) {
-    let socket = queue_directory.join(ipc::names::QMGR_SOCKET);
-    tokio::spawn(async move {
-        let result = async {
-            let mut conn =
-                ipc::connect_unix::<ipc::qmgr::Qmgr>(&socket, Duration::from_secs(5)).await?;
-            conn.call(&ipc::qmgr::Request::Nudge).await
-        }
-        .await;
-        if let Err(e) = result {
-            debug!("nudge qmgr: {e}");
-        }
-    });
 }
 
 fn is_localhost(ip: IpAddr) -> bool {

@@ -109,6 +109,14 @@ impl Spool {
         QueueWriter::create(self, envelope)
     }
 
+    /// create_with_id - [`Spool::create`] under an ID the caller chose
+    /// ([`QueueId::new`]) and may have used already, e.g. in a header
+    /// written before the file exists. An ID in use is
+    /// [`Error::NoFreeId`], never replaced.
+    pub fn create_with_id(&self, envelope: &Envelope, id: QueueId) -> Result<QueueWriter, Error> {
+        QueueWriter::create_with_id(self, envelope, id)
+    }
+
     /// open - open and verify a committed queue file.
     ///
     /// Checks the header, the end record and the checksum (reading the

@@ -50,6 +50,25 @@ pub struct QueueWriter {
 impl QueueWriter {
     /// create - see [`Spool::create`].
     pub(crate) fn create(spool: &Spool, envelope: &Envelope) -> Result<Self, Error> {
+        QueueWriter::create_as(spool, envelope, QueueId::new, CREATE_ATTEMPTS)
+    }
+
+    /// create_with_id - see [`Spool::create_with_id`].
+    pub(crate) fn create_with_id(
+        spool: &Spool,
+        envelope: &Envelope,
+        id: QueueId,
+    ) -> Result<Self, Error> {
+        QueueWriter::create_as(spool, envelope, || id, 1)
+    }
+
+    /// create_as - create with the first free ID of `attempts` from `next_id`.
+    fn create_as(
+        spool: &Spool,
+        envelope: &Envelope,
+        mut next_id: impl FnMut() -> QueueId,
+        attempts: u32,
+    ) -> Result<Self, Error> {
         let envelope_bytes = codec::encode_envelope(envelope)?;
         let envelope_len =
             u32::try_from(envelope_bytes.len()).map_err(|_| Error::EnvelopeTooLarge {
@@ -57,8 +76,8 @@ impl QueueWriter {
                 max: codec::MAX_ENVELOPE_LEN,
             })?;
         let dir = spool.dir(Queue::Incoming);
-        for _ in 0..CREATE_ATTEMPTS {
-            let id = QueueId::new();
+        for _ in 0..attempts {
+            let id = next_id();
             let tmp_path = dir.join(tmp_name(&id));
             let final_path = spool.path(Queue::Incoming, &id);
             let recycled = recycle::take(spool.root(), &tmp_path);
@@ -101,10 +120,7 @@ impl QueueWriter {
             writer.crc.update(&envelope_bytes);
             return Ok(writer);
         }
-        Err(Error::NoFreeId {
-            dir,
-            attempts: CREATE_ATTEMPTS,
-        })
+        Err(Error::NoFreeId { dir, attempts })
     }
 
     /// id - the queue ID this file gets on commit (log it from the start).
