@@ -421,13 +421,23 @@ pub(crate) fn publish(
             ) {
                 Ok(()) => return Ok(new_name),
                 Err(Errno::EEXIST) => continue,
-                Err(errno) => {
-                    // Before Linux 6.10 only CAP_DAC_READ_SEARCH may link
-                    // a descriptor; some file systems cannot at all.
+                // Before Linux 6.10 only CAP_DAC_READ_SEARCH may link a
+                // descriptor (ENOENT); some file systems or security
+                // policies refuse it.
+                Err(
+                    errno @ (Errno::ENOENT
+                    | Errno::EPERM
+                    | Errno::EACCES
+                    | Errno::EINVAL
+                    | Errno::EXDEV
+                    | Errno::EOPNOTSUPP
+                    | Errno::ENOSYS),
+                ) => {
                     tracing::debug!(error = %errno, "cannot link an unnamed file; naming files in tmp/ instead");
                     UNNAMED.store(false, Ordering::Relaxed);
                     tmp.give_name()?;
                 }
+                Err(errno) => return Err(errno_err("link", &new_path.join(&new_name))(errno)),
             }
         }
         match linkat(
