@@ -206,18 +206,31 @@ impl QueueFile {
         })
     }
 
-    /// mark_deferred - record durably that `rcpt` failed temporarily, and why.
+    /// mark_deferred - record that `rcpt` failed temporarily, and why.
     ///
     /// The reason replaces the previous one (it is what `mailq` shows).
+    /// Not fdatasynced: a crash that loses the record leaves `rcpt`
+    /// pending, which a deferral means anyway (at worst it is tried again
+    /// sooner, or `mailq` shows the previous reason), and a deferral wave
+    /// (a remote host down) then costs no disk flush per recipient. A later
+    /// durable record flushes it with its own.
     pub fn mark_deferred(&mut self, rcpt: u32, reason: &str) -> Result<(), Error> {
-        self.append(Update::Deferred {
-            rcpt,
-            reason: truncated(reason, MAX_REASON_LEN),
-        })
+        self.append_with(
+            Update::Deferred {
+                rcpt,
+                reason: truncated(reason, MAX_REASON_LEN),
+            },
+            false,
+        )
     }
 
     /// append - write one update record at `end`, fdatasync, then apply it.
     fn append(&mut self, update: Update) -> Result<(), Error> {
+        self.append_with(update, true)
+    }
+
+    /// append_with - [`QueueFile::append`], fdatasynced if `durable`.
+    fn append_with(&mut self, update: Update, durable: bool) -> Result<(), Error> {
         let rcpt = update.rcpt();
         let index = usize::try_from(rcpt).ok();
         match index.and_then(|i| self.parsed.states.get(i)) {
@@ -246,7 +259,13 @@ impl QueueFile {
         let written = self
             .file
             .write_all_at(&record, self.parsed.end)
-            .and_then(|()| self.file.sync_data());
+            .and_then(|()| {
+                if durable {
+                    self.file.sync_data()
+                } else {
+                    Ok(())
+                }
+            });
         if let Err(e) = written {
             // Part of the record may be on disk; cut it before the next try.
             self.dirty_tail = true;
