@@ -144,7 +144,7 @@ pub async fn manage(
         }
     }
     if count > 0 && matches!(operation, Operation::Release | Operation::Requeue) {
-        scheduler.nudge();
+        scheduler.rescan();
     }
     Reply::Done { count, not_found }
 }
@@ -172,7 +172,7 @@ pub async fn finish(scheduler: &Scheduler, id: QueueId) {
         match done {
             Ok(true) => {
                 if matches!(operation, Operation::Release | Operation::Requeue) {
-                    scheduler.nudge();
+                    scheduler.rescan();
                 }
             }
             Ok(false) => {}
@@ -245,7 +245,7 @@ pub async fn flush_some(scheduler: &Arc<Scheduler>, selection: Selection) -> Rep
         }
     };
     if count > 0 {
-        scheduler.nudge();
+        scheduler.rescan();
     }
     Reply::Done {
         count: u32::try_from(count).unwrap_or(u32::MAX),

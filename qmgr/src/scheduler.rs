@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use service::TaskTracker;
 use spool::{Operation, Queue, QueueId, Spool};
 use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use crate::agents::Agents;
@@ -44,6 +45,8 @@ pub struct Scheduler {
     pub agents: Agents,
     wake: Notify,
     flush: AtomicBool,
+    /// deferred/ must be scanned at the next wake-up.
+    rescan: AtomicBool,
     slots: Arc<Semaphore>,
     /// The messages someone is working on: a delivery, or a queue operation.
     in_flight: Mutex<HashMap<QueueId, Claim>>,
@@ -99,6 +102,7 @@ impl Scheduler {
             agents: Agents::default(),
             wake: Notify::new(),
             flush: AtomicBool::new(false),
+            rescan: AtomicBool::new(false),
             slots: Arc::new(Semaphore::new(concurrency)),
             in_flight: Mutex::new(HashMap::new()),
             admin: tokio::sync::Mutex::new(()),
@@ -108,6 +112,12 @@ impl Scheduler {
 
     /// New mail arrived: scan `incoming/` now.
     pub fn nudge(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Look at deferred/ now (messages were made due there).
+    pub fn rescan(&self) {
+        self.rescan.store(true, Ordering::SeqCst);
         self.wake.notify_one();
     }
 
@@ -136,24 +146,34 @@ impl Scheduler {
         self.recover().await;
         self.ready.send_replace(true);
         let tasks = TaskTracker::new();
-        // At start, then on each timed run (not on each nudge, which comes with
-        // every message).
-        let mut timed = true;
+        // A nudge comes with every new message and only incoming/ is scanned
+        // for it; the timed runs (at start, when a deferred message is due, at
+        // least every queue_run_delay, kept to under sustained nudging), a flush
+        // and a rescan also scan deferred/, whose every file is stat'ed.
+        let mut full = true;
+        let mut deadline = Instant::now();
         loop {
-            if timed {
+            if full {
                 self.remove_stale_tmp().await;
             }
-            let next = self.scan(&tasks, &shutdown).await;
-            // Never longer than queue_run_delay: a lost nudge must not leave new mail
-            // waiting until some deferred message is due.
-            let wait = next.map_or(self.settings.queue_run_delay, |n| {
-                n.min(self.settings.queue_run_delay)
-            });
-            timed = tokio::select! {
-                () = self.wake.notified() => false,
-                () = tokio::time::sleep(wait) => true,
+            let next = self.scan(&tasks, &shutdown, full).await;
+            if full {
+                // Never longer than queue_run_delay: a lost nudge must not leave
+                // new mail waiting until some deferred message is due.
+                let wait = next.map_or(self.settings.queue_run_delay, |n| {
+                    n.min(self.settings.queue_run_delay)
+                });
+                deadline = Instant::now() + wait;
+            }
+            let nudged = tokio::select! {
+                () = self.wake.notified() => true,
+                () = tokio::time::sleep_until(deadline) => false,
                 () = shutdown.cancelled() => break,
             };
+            full = !nudged
+                || Instant::now() >= deadline
+                || self.rescan.swap(false, Ordering::SeqCst)
+                || self.flush.load(Ordering::SeqCst);
         }
         tasks.close();
         tasks.wait().await;
@@ -206,12 +226,16 @@ impl Scheduler {
         self: &Arc<Self>,
         tasks: &TaskTracker,
         shutdown: &service::CancellationToken,
+        with_deferred: bool,
     ) -> Option<Duration> {
-        let flush = self.flush.swap(false, Ordering::SeqCst);
+        let flush = with_deferred && self.flush.swap(false, Ordering::SeqCst);
         let spool = self.spool.clone();
         let listing = tokio::task::spawn_blocking(move || -> Result<_, spool::Error> {
             let incoming = spool.list(Queue::Incoming)?;
             let mut deferred = Vec::new();
+            if !with_deferred {
+                return Ok((incoming, deferred));
+            }
             for id in spool.list(Queue::Deferred)? {
                 match spool.next_attempt(Queue::Deferred, &id) {
                     Ok(when) => deferred.push((id, when)),
