@@ -490,13 +490,18 @@ mod tests {
     use super::*;
     use crate::tests::{maildir, names};
 
+    /// A Maildir's `tmp/` and `new/`: paths and open directories.
+    fn tmp_and_new(md: &Maildir) -> (PathBuf, PathBuf, OwnedFd, OwnedFd) {
+        let tmp_path = md.path().join("tmp");
+        let new_path = md.path().join("new");
+        let (tmp_fd, new_fd) = md.open_tmp_and_new(&tmp_path, &new_path).unwrap();
+        (tmp_path, new_path, tmp_fd, new_fd)
+    }
+
     #[test]
     fn an_unnamed_file_is_published_without_a_name_in_tmp() {
         let (_dir, md) = maildir();
-        let tmp_path = md.path().join("tmp");
-        let new_path = md.path().join("new");
-        let tmp_fd = crate::fsutil::open_dir(&tmp_path).unwrap();
-        let new_fd = crate::fsutil::open_dir(&new_path).unwrap();
+        let (tmp_path, new_path, tmp_fd, new_fd) = tmp_and_new(&md);
         let (mut tmp, counts) = md
             .write_tmp(
                 tmp_fd.as_fd(),
@@ -522,10 +527,7 @@ mod tests {
     #[test]
     fn an_unnamed_file_can_be_given_a_name_in_tmp() {
         let (_dir, md) = maildir();
-        let tmp_path = md.path().join("tmp");
-        let new_path = md.path().join("new");
-        let tmp_fd = crate::fsutil::open_dir(&tmp_path).unwrap();
-        let new_fd = crate::fsutil::open_dir(&new_path).unwrap();
+        let (tmp_path, new_path, tmp_fd, new_fd) = tmp_and_new(&md);
         let date = UNIX_EPOCH + Duration::from_secs(1_000_000_000);
         let (file, mut tmp) = create_unnamed(tmp_fd.as_fd(), &tmp_path, new_fd.as_fd())
             .expect("this kernel refused O_TMPFILE");
