@@ -219,6 +219,48 @@ fn a_4xx_defers_and_a_flush_delivers() {
     a.wait_queue_empty();
 }
 
+/// qmgr scans deferred/ on its timer, not on every nudge: new mail arriving
+/// faster than the timer must not keep a due deferred message waiting.
+#[test]
+fn a_deferred_message_is_retried_on_time_while_new_mail_keeps_coming() {
+    let port = free_port().unwrap();
+    let dns = DnsServer::start().unwrap();
+    let sink = sink_on(1, port, SinkOptions::default());
+    sink.script(Stage::Rcpt, "451 4.3.0 <someone@c.test>: try again later");
+    dns.mx("c.test", 10, "mx.c.test");
+    dns.a("mx.c.test", Ipv4Addr::LOCALHOST);
+    let a = sender(
+        &dns,
+        port,
+        &[
+            ("minimal_backoff_time", "1s"),
+            ("maximal_backoff_time", "1s"),
+            ("queue_run_delay", "2s"),
+        ],
+    );
+
+    a.send("alice@a.test", "someone@c.test", "deferred first");
+    a.wait_log("status=deferred");
+    // A message every 100 ms, each with its nudge, until the retry got through
+    // (no flush: only the timer may bring it back).
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    while sink.transactions().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the deferred message was not retried in 15 s of steady new mail\n{}",
+            a.instance.dump()
+        );
+        a.send("bob@a.test", "alice@a.test", &format!("nudge {sent}"));
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(sent >= 5, "retried after only {sent} new messages");
+    a.wait_log("status=sent");
+    a.wait_messages("alice", sent);
+    a.wait_queue_empty();
+}
+
 #[test]
 fn a_5xx_bounces_to_the_sender() {
     let port = free_port().unwrap();
