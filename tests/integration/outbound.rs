@@ -187,18 +187,25 @@ fn a_4xx_greeting_moves_on_to_the_next_mx() {
     a.wait_log("relay=mx2.c.test[127.0.0.2]");
 }
 
-#[test]
-fn a_4xx_defers_and_a_flush_delivers() {
+/// A sender (with `extra` settings) and the MX of c.test, a sink that answers
+/// the first RCPT with 451; a message to someone@c.test is sent, and its
+/// deferral's log line returned. The DNS server must live as long as the site.
+fn deferred_once(extra: &[(&str, &str)]) -> (DnsServer, SmtpSink, Site, String) {
     let port = free_port().unwrap();
     let dns = DnsServer::start().unwrap();
     let sink = sink_on(1, port, SinkOptions::default());
     sink.script(Stage::Rcpt, "451 4.3.0 <someone@c.test>: try again later");
     dns.mx("c.test", 10, "mx.c.test");
     dns.a("mx.c.test", Ipv4Addr::LOCALHOST);
-    let a = sender(&dns, port, &[]);
-
+    let a = sender(&dns, port, extra);
     a.send("alice@a.test", "someone@c.test", "deferred first");
     let line = a.wait_log("status=deferred");
+    (dns, sink, a, line)
+}
+
+#[test]
+fn a_4xx_defers_and_a_flush_delivers() {
+    let (_dns, sink, a, line) = deferred_once(&[]);
     assert!(line.contains("dsn=4.3.0"), "{line}");
     assert!(
         line.contains(
@@ -223,24 +230,11 @@ fn a_4xx_defers_and_a_flush_delivers() {
 /// faster than the timer must not keep a due deferred message waiting.
 #[test]
 fn a_deferred_message_is_retried_on_time_while_new_mail_keeps_coming() {
-    let port = free_port().unwrap();
-    let dns = DnsServer::start().unwrap();
-    let sink = sink_on(1, port, SinkOptions::default());
-    sink.script(Stage::Rcpt, "451 4.3.0 <someone@c.test>: try again later");
-    dns.mx("c.test", 10, "mx.c.test");
-    dns.a("mx.c.test", Ipv4Addr::LOCALHOST);
-    let a = sender(
-        &dns,
-        port,
-        &[
-            ("minimal_backoff_time", "1s"),
-            ("maximal_backoff_time", "1s"),
-            ("queue_run_delay", "2s"),
-        ],
-    );
-
-    a.send("alice@a.test", "someone@c.test", "deferred first");
-    a.wait_log("status=deferred");
+    let (_dns, sink, a, _) = deferred_once(&[
+        ("minimal_backoff_time", "1s"),
+        ("maximal_backoff_time", "1s"),
+        ("queue_run_delay", "2s"),
+    ]);
     // A message every 100 ms, each with its nudge, until the retry got through
     // (no flush: only the timer may bring it back).
     let started = std::time::Instant::now();
